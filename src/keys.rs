@@ -1,0 +1,225 @@
+//! `keyward keys USER [FINGERPRINT]`: the AuthorizedKeysCommand itself.
+//!
+//! Contract with sshd: stdout carries only valid authorized_keys lines, and
+//! only after the whole lookup succeeded; any doubt exits non-zero with
+//! nothing on stdout and the reason in syslog. The same inputs give the same
+//! answer, since sshd runs us twice for every accepted key.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+
+use crate::authorized_keys::{self, KeyLine};
+use crate::config::{Config, ConfigError, GroupException};
+use crate::exit::Exit;
+use crate::fingerprint::Fingerprint;
+use crate::log::{self, Log};
+use crate::store::{self, UserName};
+use crate::strict_modes::{self, Account};
+use crate::trusted::UnsafePath;
+use uzers::os::unix::UserExt;
+
+pub struct Request<'a> {
+    pub config: Option<&'a Path>,
+    pub user: &'a OsStr,
+    pub fingerprint: Option<&'a OsStr>,
+}
+
+/// What one lookup served, for the log and for callers such as tests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Served {
+    pub output: Vec<u8>,
+    pub lines: usize,
+    pub ca_lines: usize,
+    /// `file:line` of each plain key that matched the fingerprint.
+    pub granted_by: Vec<String>,
+    pub files: usize,
+}
+
+pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
+    let config = match Config::load(req.config) {
+        Ok(c) => c,
+        Err(e) => {
+            let defaults = Config::default();
+            let mut log = open_log(&defaults);
+            log.err(&format!("serving no keys: {e}"));
+            return match e {
+                ConfigError::Unsafe(u) if u.is_io() => Exit::IoErr,
+                ConfigError::Unsafe(_) => Exit::NoPerm,
+                _ => Exit::Config,
+            };
+        }
+    };
+    let mut log = open_log(&config);
+
+    let user = match UserName::new(req.user) {
+        Ok(u) => u,
+        Err(e) => {
+            use std::os::unix::ffi::OsStrExt;
+            let shown: Vec<u8> = req.user.as_bytes().iter().take(64).copied().collect();
+            log.err(&format!(
+                "refusing lookup for user \"{}\"{}: {e}",
+                log::escape(&shown),
+                if req.user.len() > 64 { "..." } else { "" }
+            ));
+            return Exit::DataErr;
+        }
+    };
+    let fingerprint = match req
+        .fingerprint
+        .map(|f| Fingerprint::parse(f.as_encoded_bytes()))
+    {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => {
+            log.err(&format!(
+                "refusing lookup for user {}: fingerprint argument is {e}; check the %f in sshd's AuthorizedKeysCommand",
+                user.display()
+            ));
+            return Exit::DataErr;
+        }
+    };
+
+    let result = lookup(&config, &user, fingerprint.as_ref(), &mut log);
+    let exit = match result {
+        Ok(served) => match stdout
+            .write_all(&served.output)
+            .and_then(|_| stdout.flush())
+        {
+            Ok(()) => {
+                log.info(&summary(&user, fingerprint.as_ref(), &served));
+                Exit::Ok
+            }
+            Err(e) => {
+                log.err(&format!(
+                    "user {}: could not write keys to sshd: {e}",
+                    user.display()
+                ));
+                Exit::IoErr
+            }
+        },
+        Err(UnsafePath::NotFound(path)) => {
+            // Only the store root itself can be missing here: a missing
+            // users/ or entry simply means no keys.
+            let (u, p) = (user.display(), log::path(&path));
+            log.err(&format!(
+                "user {u}: serving no keys: the store {p} does not exist; create it with \
+                 `install -d -m 0755 {p}/users` or set store= in the config"
+            ));
+            Exit::Config
+        }
+        Err(e) => {
+            log.err(&format!("user {}: serving no keys: {e}", user.display()));
+            if e.is_io() { Exit::IoErr } else { Exit::NoPerm }
+        }
+    };
+
+    if config.home_check.enabled {
+        home_check(&config, &user, &mut log);
+    }
+    exit
+}
+
+fn open_log(config: &Config) -> Log {
+    let facility = config.facility().unwrap_or(syslog::Facility::LOG_AUTHPRIV);
+    Log::open(&config.syslog.socket, facility)
+}
+
+/// Reads the user's store files and selects the lines sshd should see.
+pub fn lookup(
+    config: &Config,
+    user: &UserName,
+    fingerprint: Option<&Fingerprint>,
+    log: &mut Log,
+) -> Result<Served, UnsafePath> {
+    let sources = store::read_user(&config.store, user)?;
+    let mut served = Served {
+        files: sources.len(),
+        ..Served::default()
+    };
+    for source in &sources {
+        for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
+            let line = match authorized_keys::parse_line(raw) {
+                Ok(Some(line)) => line,
+                Ok(None) => continue,
+                Err(e) => {
+                    log.warning(&format!(
+                        "{}:{}: line skipped: {e}",
+                        log::path(&source.path),
+                        i + 1
+                    ));
+                    continue;
+                }
+            };
+            if select(&line, fingerprint) {
+                if line.options.cert_authority {
+                    served.ca_lines += 1;
+                } else if fingerprint.is_some() {
+                    served
+                        .granted_by
+                        .push(format!("{}:{}", log::path(&source.path), i + 1));
+                }
+                served.lines += 1;
+                served.output.extend_from_slice(line.text);
+                served.output.push(b'\n');
+            }
+        }
+    }
+    Ok(served)
+}
+
+/// With sshd's `%f`, only the key with that fingerprint, plus every CA line:
+/// for a certificate login `%f` names the user's key, never the CA's.
+fn select(line: &KeyLine, fingerprint: Option<&Fingerprint>) -> bool {
+    match fingerprint {
+        None => true,
+        Some(_) if line.options.cert_authority => true,
+        Some(fp) => fp.matches(&line.blob),
+    }
+}
+
+fn summary(user: &UserName, fingerprint: Option<&Fingerprint>, s: &Served) -> String {
+    let u = user.display();
+    if s.files == 0 {
+        return format!("user {u}: no keys in the store");
+    }
+    match fingerprint {
+        None => format!(
+            "user {u}: served {} key line(s) from {} store file(s)",
+            s.lines, s.files
+        ),
+        Some(fp) if s.granted_by.is_empty() => format!(
+            "user {u}: no key in the store has fingerprint {fp}; served {} cert-authority line(s)",
+            s.ca_lines
+        ),
+        Some(fp) => format!(
+            "user {u}: key {fp} found at {}; served {} line(s) ({} cert-authority)",
+            s.granted_by.join(", "),
+            s.lines,
+            s.ca_lines
+        ),
+    }
+}
+
+fn home_check(config: &Config, user: &UserName, log: &mut Log) {
+    let Some(pw) = uzers::get_user_by_name(user.as_os_str()) else {
+        log.info(&format!(
+            "user {}: not in the user database; home check skipped",
+            user.display()
+        ));
+        return;
+    };
+    let account = Account {
+        name: pw.name().to_string_lossy().into_owned(),
+        uid: pw.uid(),
+        home: pw.home_dir().to_path_buf(),
+    };
+    let group_exception = match config.home_check.group_exception {
+        GroupException::On => true,
+        GroupException::Off => false,
+        GroupException::Auto => Path::new("/etc/debian_version").exists(),
+    };
+    for finding in strict_modes::check(&account, &config.home_check.files, group_exception) {
+        log.send(finding.severity(), &finding.message(&account.name));
+    }
+}

@@ -1,0 +1,15 @@
+//! keyward: an AuthorizedKeysCommand that serves keys from a root-owned store
+//! and explains, through syslog, when sshd would refuse a user's own keys.
+
+#![deny(unsafe_code)]
+
+pub mod authorized_keys;
+pub mod cli;
+pub mod config;
+pub mod exit;
+pub mod fingerprint;
+pub mod keys;
+pub mod log;
+pub mod store;
+pub mod strict_modes;
+pub mod trusted;

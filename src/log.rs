@@ -1,0 +1,135 @@
+//! Syslog output: RFC 3164 datagrams on a Unix socket, ident `keyward`.
+//!
+//! sshd discards the command's stderr in production (plain `sshd -D` points the
+//! session's fd 2 at /dev/null), so syslog is the only channel an admin sees.
+//! When the socket cannot be reached we fall back to one short line on stderr:
+//! a logging failure must never change what the lookup returns.
+
+use std::io::Write;
+use std::path::Path;
+
+use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Err,
+    Warning,
+    Notice,
+    Info,
+}
+
+impl Severity {
+    fn label(self) -> &'static str {
+        match self {
+            Severity::Err => "error",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+            Severity::Info => "info",
+        }
+    }
+}
+
+pub struct Log {
+    backend: Option<Logger<LoggerBackend, Formatter3164>>,
+}
+
+impl Log {
+    /// Connects to the syslog socket at `socket`. Never fails: an unreachable
+    /// socket turns the logger into a stderr fallback.
+    pub fn open(socket: &Path, facility: Facility) -> Log {
+        let formatter = Formatter3164 {
+            facility,
+            hostname: None,
+            process: "keyward".into(),
+            pid: std::process::id(),
+        };
+        Log {
+            backend: syslog::unix_custom(formatter, socket).ok(),
+        }
+    }
+
+    /// A logger that only ever writes to stderr (for commands run by a person).
+    pub fn stderr_only() -> Log {
+        Log { backend: None }
+    }
+
+    pub fn send(&mut self, severity: Severity, message: &str) {
+        let sent = match self.backend.as_mut() {
+            Some(logger) => match severity {
+                Severity::Err => logger.err(message),
+                Severity::Warning => logger.warning(message),
+                Severity::Notice => logger.notice(message),
+                Severity::Info => logger.info(message),
+            }
+            .is_ok(),
+            None => false,
+        };
+        if !sent {
+            // One line per message; a failing stderr is ignored like a failing socket.
+            let _ = writeln!(
+                std::io::stderr(),
+                "keyward: {}: {}",
+                severity.label(),
+                message
+            );
+        }
+    }
+
+    pub fn err(&mut self, message: &str) {
+        self.send(Severity::Err, message)
+    }
+    pub fn warning(&mut self, message: &str) {
+        self.send(Severity::Warning, message)
+    }
+    pub fn notice(&mut self, message: &str) {
+        self.send(Severity::Notice, message)
+    }
+    pub fn info(&mut self, message: &str) {
+        self.send(Severity::Info, message)
+    }
+}
+
+/// Renders bytes from the outside world (user names, paths) for a log line:
+/// printable ASCII as is, everything else as `\xNN`, so that no input can
+/// forge a second log line or hide in terminal escapes.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) && b != b'\\' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// `escape` for a path.
+pub fn path(p: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    escape(p.as_os_str().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_keeps_printable_and_hides_control_bytes() {
+        assert_eq!(escape(b"alice"), "alice");
+        assert_eq!(escape(b"a\nb"), "a\\x0ab");
+        assert_eq!(escape(b"a\\b"), "a\\x5cb");
+        assert_eq!(escape(&[0xff, 0x1b]), "\\xff\\x1b");
+    }
+
+    #[test]
+    fn unreachable_socket_falls_back_without_panicking() {
+        let mut log = Log::open(
+            Path::new("/nonexistent/keyward.sock"),
+            Facility::LOG_AUTHPRIV,
+        );
+        assert!(log.backend.is_none());
+        log.info("quiet");
+        log.err("to stderr");
+    }
+}

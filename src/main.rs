@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(keyward::cli::main(std::env::args_os()).code());
+}

@@ -1,0 +1,231 @@
+//! The central store: `<store>/users/<user>` is one authorized_keys file, or a
+//! directory of fragments read in name order.
+//!
+//! Everything is opened through `trusted`, so the whole chain from `/` to each
+//! fragment is root-owned and writable by nobody else, or nothing is served.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use nix::dir::Dir;
+
+use crate::log;
+use crate::trusted::{self, Kind, Trusted, UnsafePath};
+
+/// The most a lookup reads for one user, all fragments together. sshd itself
+/// has no limit; this one keeps a runaway file from stalling every login.
+/// 64 MiB holds several hundred thousand keys.
+pub const MAX_USER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Linux's LOGIN_NAME_MAX less its NUL; no account name can be longer.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// A user name that is safe to use as one file name in `users/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserName(OsString);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum BadUserName {
+    Empty,
+    Dots,
+    Slash,
+    Nul,
+    Control,
+    TooLong(usize),
+}
+
+impl fmt::Display for BadUserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadUserName::Empty => write!(f, "the user name is empty"),
+            BadUserName::Dots => write!(f, "the user name is \".\" or \"..\""),
+            BadUserName::Slash => write!(f, "the user name contains '/'"),
+            BadUserName::Nul => write!(f, "the user name contains a NUL byte"),
+            BadUserName::Control => write!(f, "the user name contains control characters"),
+            BadUserName::TooLong(n) => write!(
+                f,
+                "the user name is {n} bytes long; no account name exceeds {MAX_NAME_BYTES}"
+            ),
+        }
+    }
+}
+
+impl UserName {
+    pub fn new(raw: &OsStr) -> Result<UserName, BadUserName> {
+        let b = raw.as_bytes();
+        if b.is_empty() {
+            return Err(BadUserName::Empty);
+        }
+        if b.len() > MAX_NAME_BYTES {
+            return Err(BadUserName::TooLong(b.len()));
+        }
+        if b == b"." || b == b".." {
+            return Err(BadUserName::Dots);
+        }
+        if b.contains(&b'/') {
+            return Err(BadUserName::Slash);
+        }
+        if b.contains(&0) {
+            return Err(BadUserName::Nul);
+        }
+        if b.iter().any(|&c| c < 0x20 || c == 0x7f) {
+            return Err(BadUserName::Control);
+        }
+        Ok(UserName(raw.to_os_string()))
+    }
+
+    pub fn as_os_str(&self) -> &OsStr {
+        &self.0
+    }
+
+    /// For log lines.
+    pub fn display(&self) -> String {
+        log::escape(self.0.as_bytes())
+    }
+}
+
+/// One store file read for a user.
+pub struct Source {
+    pub path: PathBuf,
+    pub data: Vec<u8>,
+}
+
+/// Fragments an admin's tools leave behind, never meant to be keys.
+fn is_skipped_fragment(name: &[u8]) -> bool {
+    let contains = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
+    name.starts_with(b".")
+        || name.ends_with(b"~")
+        || name.ends_with(b".swp")
+        || contains(b".dpkg-")
+        || contains(b".rpm")
+}
+
+/// Reads every store file for `user`. A missing `users/` directory or entry
+/// means no keys; a missing store root is a misconfiguration.
+pub fn read_user(store: &Path, user: &UserName) -> Result<Vec<Source>, UnsafePath> {
+    let root = trusted::open(store)?;
+    expect_dir(&root)?;
+    let users = match trusted::open_at(&root, OsStr::new("users")) {
+        Ok(u) => u,
+        Err(UnsafePath::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    expect_dir(&users)?;
+    let entry = match trusted::open_at(&users, user.as_os_str()) {
+        Ok(e) => e,
+        Err(UnsafePath::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut budget = MAX_USER_BYTES;
+    match entry.kind {
+        Kind::File => Ok(vec![read(&entry, &mut budget)?]),
+        Kind::Dir => {
+            let mut names = fragment_names(&entry)?;
+            names.sort();
+            names
+                .iter()
+                .map(|name| {
+                    let f = trusted::open_at(&entry, name)?;
+                    if !matches!(f.kind, Kind::File) {
+                        return Err(UnsafePath::NotRegular {
+                            path: f.path,
+                            what: "directory",
+                        });
+                    }
+                    read(&f, &mut budget)
+                })
+                .collect()
+        }
+    }
+}
+
+fn expect_dir(t: &Trusted) -> Result<(), UnsafePath> {
+    match t.kind {
+        Kind::Dir => Ok(()),
+        Kind::File => Err(UnsafePath::NotRegular {
+            path: t.path.clone(),
+            what: "file where a directory belongs",
+        }),
+    }
+}
+
+fn read(t: &Trusted, budget: &mut u64) -> Result<Source, UnsafePath> {
+    let data = trusted::read_all(t, *budget)?;
+    *budget -= data.len() as u64;
+    Ok(Source {
+        path: t.path.clone(),
+        data,
+    })
+}
+
+fn fragment_names(dir: &Trusted) -> Result<Vec<OsString>, UnsafePath> {
+    let io = |err| UnsafePath::Io {
+        path: dir.path.clone(),
+        err,
+    };
+    let fd = dir
+        .fd
+        .try_clone()
+        .map_err(|e| io(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    let mut d = Dir::from_fd(fd).map_err(io)?;
+    let mut names = Vec::new();
+    for entry in d.iter() {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || is_skipped_fragment(name) {
+            continue;
+        }
+        names.push(OsString::from_vec(name.to_vec()));
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_user_names_are_refused() {
+        let long = "a".repeat(10 * 1024);
+        for (name, want) in [
+            ("", BadUserName::Empty),
+            (".", BadUserName::Dots),
+            ("..", BadUserName::Dots),
+            ("../x", BadUserName::Slash),
+            ("a/b", BadUserName::Slash),
+            ("a\0b", BadUserName::Nul),
+            ("a\nb", BadUserName::Control),
+            (long.as_str(), BadUserName::TooLong(10 * 1024)),
+        ] {
+            assert_eq!(UserName::new(OsStr::new(name)), Err(want), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn odd_but_possible_names_are_accepted() {
+        for name in ["-x", "--help", "alice", "a.b", "user$", ".hidden", "ü"] {
+            assert!(UserName::new(OsStr::new(name)).is_ok(), "{name}");
+        }
+        assert!(UserName::new(OsStr::new(&"a".repeat(255))).is_ok());
+    }
+
+    #[test]
+    fn editor_and_package_leftovers_are_skipped() {
+        for skip in [
+            ".hidden",
+            "keys~",
+            "keys.swp",
+            "keys.dpkg-old",
+            "keys.dpkg-dist",
+            "keys.rpmnew",
+            "keys.rpmsave",
+        ] {
+            assert!(is_skipped_fragment(skip.as_bytes()), "{skip}");
+        }
+        for keep in ["10-laptop", "keys", "work.pub"] {
+            assert!(!is_skipped_fragment(keep.as_bytes()), "{keep}");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! What sshd's StrictModes will say about a user's own key files
+//! (`auth2-pubkeyfile.c:auth_openfile`, `misc.c:safe_path`, 9.2).
+//!
+//! For each file: it must be a regular file; its real path must be owned by
+//! root or the user and not group- or world-writable; so must each directory
+//! above it, up to and including the home directory (or `/` when the file is
+//! outside the home). Debian's patch accepts a group-writable component when
+//! the group's only member is the user. The walk only reads metadata.
+
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::log::{self, Severity};
+use crate::trusted;
+use uzers::os::unix::GroupExt;
+
+/// The account the check is for, as NSS has it.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub name: String,
+    pub uid: u32,
+    pub home: PathBuf,
+}
+
+/// A path component that makes sshd refuse the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offender {
+    pub path: PathBuf,
+    pub is_dir: bool,
+    pub uid: u32,
+    pub mode: u32,
+    pub bad_owner: bool,
+    /// The write bits (of 0o022) that sshd objects to.
+    pub bad_bits: u32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// sshd refuses this existing key file; `offenders[0]` is what it names.
+    Refused {
+        file: PathBuf,
+        offenders: Vec<Offender>,
+    },
+    /// sshd refuses this key file because it is not a regular file.
+    NotRegular { file: PathBuf },
+    /// No key file exists, but one placed in the home would be refused.
+    UnsafeHome {
+        home: PathBuf,
+        offenders: Vec<Offender>,
+    },
+    /// The command user may not look (e.g. a 0700 home).
+    CannotLook { path: PathBuf, err: String },
+}
+
+impl Offender {
+    /// `directory /home/alice is owned by alice (uid 1001) with mode 0777 (...)`
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} is owned by {} with mode {:04o}{}",
+            if self.is_dir { "directory" } else { "file" },
+            log::path(&self.path),
+            trusted::owner_name(self.uid),
+            self.mode & 0o7777,
+            trusted::writable_note(self.mode)
+        )
+    }
+
+    /// The commands that make this component acceptable to sshd.
+    pub fn fixes(&self, user: &str) -> Vec<String> {
+        let p = log::path(&self.path);
+        let mut out = Vec::new();
+        if self.bad_owner {
+            out.push(format!("chown {} {p}", log::escape(user.as_bytes())));
+        }
+        if let Some(bits) = trusted::write_bits(self.bad_bits) {
+            out.push(format!("chmod {bits} {p}"));
+        }
+        out
+    }
+}
+
+fn describe_all(offenders: &[Offender], user: &str) -> (String, String) {
+    let what = offenders
+        .iter()
+        .map(Offender::describe)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let fix = offenders
+        .iter()
+        .flat_map(|o| o.fixes(user))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    (what, fix)
+}
+
+impl Finding {
+    pub fn severity(&self) -> Severity {
+        match self {
+            Finding::Refused { .. } | Finding::NotRegular { .. } => Severity::Warning,
+            Finding::UnsafeHome { .. } => Severity::Notice,
+            Finding::CannotLook { .. } => Severity::Info,
+        }
+    }
+
+    pub fn message(&self, user: &str) -> String {
+        let u = log::escape(user.as_bytes());
+        match self {
+            Finding::Refused { file, offenders } => {
+                let first = &offenders[0];
+                let (what, fix) = describe_all(offenders, user);
+                format!(
+                    "user {u}: sshd refuses {} (StrictModes: bad ownership or modes for {} {}): {what}; \
+                     keyward serves this user's keys from its store instead; fix: {fix}",
+                    log::path(file),
+                    if first.is_dir { "directory" } else { "file" },
+                    log::path(&first.path),
+                )
+            }
+            Finding::NotRegular { file } => format!(
+                "user {u}: sshd refuses {}: not a regular file; keyward serves this user's keys from its store instead; \
+                 fix: move it aside (mv {0} {0}.bad)",
+                log::path(file)
+            ),
+            Finding::UnsafeHome { home, offenders } => {
+                let (what, fix) = describe_all(offenders, user);
+                format!(
+                    "user {u}: home {} is unsafe for sshd: {what}; sshd would refuse any authorized_keys under it \
+                     (StrictModes), keyward's store is not affected; fix: {fix}",
+                    log::path(home)
+                )
+            }
+            Finding::CannotLook { path, err } => format!(
+                "user {u}: cannot check {} as uid {}: {err}; the home check needs search permission there \
+                 (run `keyward keys {u}` as root to see the verdict)",
+                log::path(path),
+                nix::unistd::geteuid()
+            ),
+        }
+    }
+}
+
+/// Expands sshd's AuthorizedKeysFile tokens and makes the path absolute.
+pub fn expand(pattern: &str, account: &Account) -> PathBuf {
+    let mut out = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('h') => out.push_str(&account.home.to_string_lossy()),
+            Some('u') => out.push_str(&account.name),
+            Some('U') => out.push_str(&account.uid.to_string()),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    let p = PathBuf::from(out);
+    if p.is_absolute() {
+        p
+    } else {
+        account.home.join(p)
+    }
+}
+
+/// Runs the walk for every configured file. `group_exception` is Debian's rule.
+pub fn check(account: &Account, files: &[String], group_exception: bool) -> Vec<Finding> {
+    let rules = Rules {
+        uid: account.uid,
+        group_exception,
+    };
+    let home_real = std::fs::canonicalize(&account.home).ok();
+    let mut findings = Vec::new();
+    let mut any_file = false;
+    for pattern in files {
+        let file = expand(pattern, account);
+        let meta = match std::fs::metadata(&file) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => continue,
+            Err(e) => {
+                findings.push(cannot_look(&file, &e));
+                continue;
+            }
+        };
+        any_file = true;
+        if !meta.is_file() {
+            findings.push(Finding::NotRegular { file });
+            continue;
+        }
+        match walk(&file, &meta, home_real.as_deref(), &rules) {
+            Ok(offenders) if offenders.is_empty() => {}
+            Ok(offenders) => findings.push(Finding::Refused { file, offenders }),
+            Err((path, e)) => findings.push(cannot_look(&path, &e)),
+        }
+    }
+    if !any_file {
+        match home_check(&account.home, &rules) {
+            Ok(offenders) if offenders.is_empty() => {}
+            Ok(offenders) => findings.push(Finding::UnsafeHome {
+                home: home_real.unwrap_or_else(|| account.home.clone()),
+                offenders,
+            }),
+            // No home at all: nothing sshd could refuse.
+            Err((_, e)) if e.kind() == io::ErrorKind::NotFound => {}
+            Err((path, e)) => findings.push(cannot_look(&path, &e)),
+        }
+    }
+    findings
+}
+
+fn cannot_look(path: &Path, e: &io::Error) -> Finding {
+    Finding::CannotLook {
+        path: path.to_path_buf(),
+        err: e.to_string(),
+    }
+}
+
+struct Rules {
+    uid: u32,
+    group_exception: bool,
+}
+
+impl Rules {
+    /// `secure_permissions` (Debian) or the upstream owner/mode test.
+    fn offender(&self, path: &Path, meta: &std::fs::Metadata) -> Option<Offender> {
+        let (uid, mode) = (meta.uid(), meta.mode());
+        let bad_owner = uid != 0 && uid != self.uid;
+        let mut bad_bits = mode & 0o002;
+        // Debian never excuses a world-writable path, so the group test only
+        // matters when the world bit is clear; with it set, both go.
+        if mode & 0o020 != 0
+            && (bad_bits != 0 || !(self.group_exception && sole_member(meta.gid(), uid, self.uid)))
+        {
+            bad_bits |= 0o020;
+        }
+        (bad_owner || bad_bits != 0).then(|| Offender {
+            path: path.to_path_buf(),
+            is_dir: meta.is_dir(),
+            uid,
+            mode,
+            bad_owner,
+            bad_bits,
+        })
+    }
+}
+
+type WalkError = (PathBuf, io::Error);
+
+/// `safe_path`: the file, then each parent of its real path, stopping after
+/// the (real) home directory or at `/`. Unlike sshd, which stops at the first
+/// offender, every offender is collected so the fix is complete.
+fn walk(
+    file: &Path,
+    meta: &std::fs::Metadata,
+    home_real: Option<&Path>,
+    rules: &Rules,
+) -> Result<Vec<Offender>, WalkError> {
+    let real = std::fs::canonicalize(file).map_err(|e| (file.to_path_buf(), e))?;
+    let mut offenders: Vec<Offender> = rules.offender(&real, meta).into_iter().collect();
+    let mut dir = real.as_path();
+    while let Some(parent) = dir.parent() {
+        dir = parent;
+        let m = std::fs::metadata(dir).map_err(|e| (dir.to_path_buf(), e))?;
+        offenders.extend(rules.offender(dir, &m));
+        if Some(dir) == home_real {
+            break;
+        }
+    }
+    Ok(offenders)
+}
+
+/// The home directory alone, as the walk would check it for a file inside.
+fn home_check(home: &Path, rules: &Rules) -> Result<Vec<Offender>, WalkError> {
+    let real = std::fs::canonicalize(home).map_err(|e| (home.to_path_buf(), e))?;
+    let m = std::fs::metadata(&real).map_err(|e| (real.clone(), e))?;
+    Ok(rules.offender(&real, &m).into_iter().collect())
+}
+
+/// Debian's test for a group-writable path: the group must have exactly one
+/// member, counting users whose primary group it is (each must be `uid`) and
+/// the group's member list (which may only name the path's owner).
+fn sole_member(gid: u32, owner: u32, uid: u32) -> bool {
+    let Some(group) = uzers::get_group_by_gid(gid) else {
+        return false;
+    };
+    let mut members = 0;
+    // SAFETY: getpwent iteration is not thread-safe; keyward is single-threaded
+    // and nothing else walks the passwd database while this runs.
+    #[allow(unsafe_code)]
+    for user in unsafe { uzers::all_users() } {
+        if user.primary_group_id() == gid {
+            members += 1;
+            if user.uid() != uid {
+                return false;
+            }
+        }
+    }
+    let listed = group.members();
+    if let Some(first) = listed.first() {
+        members += 1;
+        let Some(owner_user) = uzers::get_user_by_uid(owner) else {
+            return false;
+        };
+        if owner_user.name() != first.as_os_str() || listed.len() > 1 {
+            return false;
+        }
+    }
+    members > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(home: &str) -> Account {
+        Account {
+            name: "alice".into(),
+            uid: 1234,
+            home: PathBuf::from(home),
+        }
+    }
+
+    #[test]
+    fn tokens_expand_like_authorized_keys_file() {
+        let a = account("/home/alice");
+        assert_eq!(
+            expand(".ssh/authorized_keys", &a),
+            Path::new("/home/alice/.ssh/authorized_keys")
+        );
+        assert_eq!(
+            expand("/etc/ssh/keys/%u", &a),
+            Path::new("/etc/ssh/keys/alice")
+        );
+        assert_eq!(expand("%h/k/%U/%%", &a), Path::new("/home/alice/k/1234/%"));
+    }
+
+    #[test]
+    fn missing_files_under_a_safe_home_find_nothing() {
+        // / is root-owned 0755 on any sane system.
+        assert_eq!(
+            check(&account("/"), &[".nonexistent-keyward".into()], false),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn world_writable_home_without_files_is_reported() {
+        // /tmp is 1777: a home there is what sshd refuses.
+        let findings = check(&account("/tmp"), &[".nonexistent-keyward".into()], true);
+        match &findings[..] {
+            [Finding::UnsafeHome { home, offenders }] => {
+                assert_eq!(home, Path::new("/tmp"));
+                assert_eq!(offenders[0].mode & 0o777, 0o777);
+                assert!(!offenders[0].bad_owner);
+                assert_eq!(offenders[0].bad_bits, 0o022);
+                let msg = findings[0].message("alice");
+                assert!(msg.contains("fix: chmod go-w /tmp"), "{msg}");
+                assert_eq!(findings[0].severity(), Severity::Notice);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
