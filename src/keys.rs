@@ -19,6 +19,10 @@ use crate::strict_modes::{self, Account};
 use crate::trusted::UnsafePath;
 use uzers::os::unix::UserExt;
 
+/// Past this many invalid lines in one lookup, only a count is logged: a
+/// broken file must not flood syslog on every login.
+const MAX_LINE_WARNINGS: usize = 20;
+
 pub struct Request<'a> {
     pub config: Option<&'a Path>,
     pub user: &'a OsStr,
@@ -44,6 +48,7 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
             let mut log = open_log(&defaults);
             log.err(&format!("serving no keys: {e}"));
             return match e {
+                ConfigError::Unsafe(UnsafePath::NotFound(_)) => Exit::Config,
                 ConfigError::Unsafe(u) if u.is_io() => Exit::IoErr,
                 ConfigError::Unsafe(_) => Exit::NoPerm,
                 _ => Exit::Config,
@@ -137,17 +142,21 @@ pub fn lookup(
         files: sources.len(),
         ..Served::default()
     };
+    let mut skipped = 0usize;
     for source in &sources {
         for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
             let line = match authorized_keys::parse_line(raw) {
                 Ok(Some(line)) => line,
                 Ok(None) => continue,
                 Err(e) => {
-                    log.warning(&format!(
-                        "{}:{}: line skipped: {e}",
-                        log::path(&source.path),
-                        i + 1
-                    ));
+                    skipped += 1;
+                    if skipped <= MAX_LINE_WARNINGS {
+                        log.warning(&format!(
+                            "{}:{}: line skipped: {e}",
+                            log::path(&source.path),
+                            i + 1
+                        ));
+                    }
                     continue;
                 }
             };
@@ -164,6 +173,13 @@ pub fn lookup(
                 served.output.push(b'\n');
             }
         }
+    }
+    if skipped > MAX_LINE_WARNINGS {
+        log.warning(&format!(
+            "user {}: {} more invalid line(s) skipped in the store",
+            user.display(),
+            skipped - MAX_LINE_WARNINGS
+        ));
     }
     Ok(served)
 }

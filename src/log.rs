@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
 
@@ -29,6 +30,11 @@ impl Severity {
     }
 }
 
+/// How long one message may wait for room in the syslog daemon's queue. sshd
+/// waits on us, so a stuck syslog daemon must not stall logins: after one
+/// timeout the rest of this run's messages go to stderr.
+const SEND_TIMEOUT: Duration = Duration::from_millis(100);
+
 pub struct Log {
     backend: Option<Logger<LoggerBackend, Formatter3164>>,
 }
@@ -43,9 +49,16 @@ impl Log {
             process: "keyward".into(),
             pid: std::process::id(),
         };
-        Log {
-            backend: syslog::unix_custom(formatter, socket).ok(),
+        let mut backend = syslog::unix_custom(formatter, socket).ok();
+        let timed = match backend.as_ref().map(|l| &l.backend) {
+            Some(LoggerBackend::Unix(sock)) => sock.set_write_timeout(Some(SEND_TIMEOUT)).is_ok(),
+            // A stream socket (or anything else) cannot be bounded the same way.
+            _ => false,
+        };
+        if !timed {
+            backend = None;
         }
+        Log { backend }
     }
 
     /// A logger that only ever writes to stderr (for commands run by a person).
@@ -65,6 +78,7 @@ impl Log {
             None => false,
         };
         if !sent {
+            self.backend = None;
             // One line per message; a failing stderr is ignored like a failing socket.
             let _ = writeln!(
                 std::io::stderr(),

@@ -37,10 +37,13 @@ pub struct Offender {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Finding {
-    /// sshd refuses this existing key file; `offenders[0]` is what it names.
+    /// sshd refuses this key file; `offenders[0]` is what it names. With
+    /// `unseen`, that directory hid the file from us, but a component above
+    /// it already makes sshd refuse whatever is inside.
     Refused {
         file: PathBuf,
         offenders: Vec<Offender>,
+        unseen: Option<PathBuf>,
     },
     /// sshd refuses this key file because it is not a regular file.
     NotRegular { file: PathBuf },
@@ -106,12 +109,24 @@ impl Finding {
     pub fn message(&self, user: &str) -> String {
         let u = log::escape(user.as_bytes());
         match self {
-            Finding::Refused { file, offenders } => {
+            Finding::Refused {
+                file,
+                offenders,
+                unseen,
+            } => {
                 let first = &offenders[0];
                 let (what, fix) = describe_all(offenders, user);
+                let unseen = match unseen {
+                    Some(dir) => format!(
+                        " ({} is closed to uid {}, so the file itself was not inspected)",
+                        log::path(dir),
+                        nix::unistd::geteuid()
+                    ),
+                    None => String::new(),
+                };
                 format!(
-                    "user {u}: sshd refuses {} (StrictModes: bad ownership or modes for {} {}): {what}; \
-                     keyward serves this user's keys from its store instead; fix: {fix}",
+                    "user {u}: sshd refuses {}{unseen} (StrictModes: bad ownership or modes for {} {}): \
+                     {what}; keyward serves this user's keys from its store instead; fix: {fix}",
                     log::path(file),
                     if first.is_dir { "directory" } else { "file" },
                     log::path(&first.path),
@@ -178,12 +193,43 @@ pub fn check(account: &Account, files: &[String], group_exception: bool) -> Vec<
     let home_real = std::fs::canonicalize(&account.home).ok();
     let mut findings = Vec::new();
     let mut any_file = false;
+    let mut closed_dirs: Vec<PathBuf> = Vec::new();
     for pattern in files {
         let file = expand(pattern, account);
         let meta = match std::fs::metadata(&file) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => continue,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                // Typically a 0700 ~/.ssh seen as nobody. What is visible above
+                // it may still doom the file, and that is worth a warning.
+                any_file = true;
+                let Some(visible) = deepest_visible(&file) else {
+                    findings.push(cannot_look(&file, &e));
+                    continue;
+                };
+                let closed = visible.join(
+                    file.strip_prefix(&visible)
+                        .ok()
+                        .and_then(|rest| rest.components().next())
+                        .map(|c| c.as_os_str().to_owned())
+                        .unwrap_or_default(),
+                );
+                if closed_dirs.contains(&closed) {
+                    continue;
+                }
+                closed_dirs.push(closed.clone());
+                match walk_dirs(&visible, home_real.as_deref(), &rules) {
+                    Ok(offenders) if !offenders.is_empty() => findings.push(Finding::Refused {
+                        file,
+                        offenders,
+                        unseen: Some(closed),
+                    }),
+                    Ok(_) => findings.push(cannot_look(&file, &e)),
+                    Err((path, e)) => findings.push(cannot_look(&path, &e)),
+                }
+                continue;
+            }
             Err(e) => {
                 findings.push(cannot_look(&file, &e));
                 continue;
@@ -196,7 +242,11 @@ pub fn check(account: &Account, files: &[String], group_exception: bool) -> Vec<
         }
         match walk(&file, &meta, home_real.as_deref(), &rules) {
             Ok(offenders) if offenders.is_empty() => {}
-            Ok(offenders) => findings.push(Finding::Refused { file, offenders }),
+            Ok(offenders) => findings.push(Finding::Refused {
+                file,
+                offenders,
+                unseen: None,
+            }),
             Err((path, e)) => findings.push(cannot_look(&path, &e)),
         }
     }
@@ -264,16 +314,37 @@ fn walk(
 ) -> Result<Vec<Offender>, WalkError> {
     let real = std::fs::canonicalize(file).map_err(|e| (file.to_path_buf(), e))?;
     let mut offenders: Vec<Offender> = rules.offender(&real, meta).into_iter().collect();
-    let mut dir = real.as_path();
-    while let Some(parent) = dir.parent() {
-        dir = parent;
-        let m = std::fs::metadata(dir).map_err(|e| (dir.to_path_buf(), e))?;
-        offenders.extend(rules.offender(dir, &m));
-        if Some(dir) == home_real {
-            break;
-        }
+    if let Some(parent) = real.parent() {
+        offenders.extend(walk_dirs(parent, home_real, rules)?);
     }
     Ok(offenders)
+}
+
+/// The directory part of the walk, from `dir` (a real path) upwards.
+fn walk_dirs(
+    dir: &Path,
+    home_real: Option<&Path>,
+    rules: &Rules,
+) -> Result<Vec<Offender>, WalkError> {
+    let mut offenders = Vec::new();
+    let mut dir = Some(dir);
+    while let Some(d) = dir {
+        let m = std::fs::metadata(d).map_err(|e| (d.to_path_buf(), e))?;
+        offenders.extend(rules.offender(d, &m));
+        if Some(d) == home_real {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(offenders)
+}
+
+/// The real path of the deepest existing ancestor of `file` we may stat.
+fn deepest_visible(file: &Path) -> Option<PathBuf> {
+    file.ancestors()
+        .skip(1)
+        .find(|a| std::fs::metadata(a).is_ok())
+        .and_then(|a| std::fs::canonicalize(a).ok())
 }
 
 /// The home directory alone, as the walk would check it for a file inside.

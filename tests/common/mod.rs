@@ -1,0 +1,302 @@
+//! Real parts for the integration tests: a root-owned tree, the built binary
+//! copied into it, real users from useradd, keys from ssh-keygen, and a real
+//! Unix datagram socket that receives keyward's syslog lines.
+//!
+//! These tests need root (CI runs as root): they chown, useradd and setpriv.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "these tests create users and root-owned trees: run them as root (sudo cargo test)"
+    );
+}
+
+fn unique() -> String {
+    format!(
+        "{}{}",
+        std::process::id() % 100_000,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub fn mkdir(path: &Path, mode: u32) {
+    fs::create_dir_all(path).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+pub fn write(path: &Path, data: impl AsRef<[u8]>, mode: u32) {
+    fs::write(path, data).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+pub fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A root-owned 0755 directory under /var/lib/keyward-test (never /tmp,
+/// which is world-writable and so refused by keyward and by sshd), holding a
+/// copy of the binary, a store, a config and a syslog socket. Removed on drop.
+pub struct Tree {
+    pub root: PathBuf,
+    pub bin: PathBuf,
+    pub store: PathBuf,
+    pub config: PathBuf,
+    pub syslog: Syslog,
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        require_root();
+        mkdir(Path::new("/var/lib/keyward-test"), 0o755);
+        let root = PathBuf::from(format!("/var/lib/keyward-test/t{}", unique()));
+        let _ = fs::remove_dir_all(&root);
+        mkdir(&root, 0o755);
+        mkdir(&root.join("bin"), 0o755);
+        let bin = root.join("bin/keyward");
+        fs::copy(env!("CARGO_BIN_EXE_keyward"), &bin).unwrap();
+        chmod(&bin, 0o755);
+        let store = root.join("store");
+        mkdir(&store.join("users"), 0o755);
+        let syslog = Syslog::bind(&root.join("log.sock"));
+        let config = root.join("keyward.toml");
+        let tree = Tree {
+            root,
+            bin,
+            store,
+            config,
+            syslog,
+        };
+        tree.write_config("");
+        tree
+    }
+
+    /// Writes the config: store and syslog socket of this tree, plus `extra`.
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "store = \"{}\"\n{extra}\n[syslog]\nsocket = \"{}\"\n",
+            self.store.display(),
+            self.syslog.path.display()
+        );
+        write(&self.config, text, 0o644);
+    }
+
+    pub fn user_file(&self, user: &str) -> PathBuf {
+        self.store.join("users").join(user)
+    }
+
+    /// Runs `keyward --config <cfg> keys ARGS` as sshd does: as nobody, with
+    /// sshd's environment, stdin from /dev/null, cwd /.
+    pub fn keys_as_nobody(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(&self.bin)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("keys")
+            .args(args);
+        sshd_like(&mut cmd)
+    }
+
+    /// The same as root (what an admin runs by hand).
+    pub fn keys_as_root(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--config").arg(&self.config).arg("keys").args(args);
+        sshd_like(&mut cmd)
+    }
+
+    /// A fresh ed25519 key pair in the tree; returns (private key path, public line).
+    pub fn keygen(&self, name: &str) -> (PathBuf, String) {
+        keygen(&self.root.join("keys"), name, "ed25519")
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+fn sshd_like(cmd: &mut Command) -> Output {
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/games")
+        .env("USER", "nobody")
+        .env("LOGNAME", "nobody")
+        .env("HOME", "/nonexistent")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn keygen(dir: &Path, name: &str, kind: &str) -> (PathBuf, String) {
+    mkdir(dir, 0o755);
+    let key = dir.join(name);
+    let _ = fs::remove_file(&key);
+    let _ = fs::remove_file(key.with_extension("pub"));
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+    (key, public.trim_end().to_string())
+}
+
+/// `SHA256:...` as ssh-keygen prints it for a public key line.
+pub fn fingerprint(public: &str, hash: &str) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-E", hash, "-l", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(public.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+/// One received syslog datagram.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    pub facility: u8,
+    pub severity: u8,
+    pub text: String,
+}
+
+pub const ERR: u8 = 3;
+pub const WARNING: u8 = 4;
+pub const NOTICE: u8 = 5;
+pub const INFO: u8 = 6;
+pub const AUTHPRIV: u8 = 10;
+
+/// A real syslog socket: a bound Unix datagram socket anyone may write to,
+/// drained by a thread so that keyward never finds the queue full.
+pub struct Syslog {
+    pub path: PathBuf,
+    received: Arc<Mutex<Vec<Msg>>>,
+}
+
+impl Syslog {
+    pub fn bind(path: &Path) -> Syslog {
+        let _ = fs::remove_file(path);
+        let sock = UnixDatagram::bind(path).unwrap();
+        chmod(path, 0o666);
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&received);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            // Ends when the tree (and so the socket file) is gone and the test exits.
+            while let Ok(n) = sock.recv(&mut buf) {
+                let raw = String::from_utf8_lossy(&buf[..n]).into_owned();
+                sink.lock().unwrap().push(parse(&raw));
+            }
+        });
+        Syslog {
+            path: path.to_path_buf(),
+            received,
+        }
+    }
+
+    /// Every datagram received so far. keyward has exited when this is
+    /// called, but its last datagram may still be in flight for a moment.
+    pub fn drain(&self) -> Vec<Msg> {
+        std::thread::sleep(Duration::from_millis(50));
+        std::mem::take(&mut *self.received.lock().unwrap())
+    }
+}
+
+fn parse(raw: &str) -> Msg {
+    let close = raw.find('>').expect("RFC 3164 <PRI>");
+    let pri: u8 = raw[1..close].parse().unwrap();
+    assert!(raw.contains("keyward["), "ident: {raw}");
+    Msg {
+        facility: pri >> 3,
+        severity: pri & 7,
+        text: raw[close + 1..].to_string(),
+    }
+}
+
+/// Finds the one message of `severity` containing every piece of `parts`.
+pub fn expect_msg<'a>(msgs: &'a [Msg], severity: u8, parts: &[&str]) -> &'a Msg {
+    msgs.iter()
+        .find(|m| m.severity == severity && parts.iter().all(|p| m.text.contains(p)))
+        .unwrap_or_else(|| panic!("no severity-{severity} message with {parts:?} in {msgs:#?}"))
+}
+
+/// A real account made with useradd (private group, password field `*`),
+/// its home at `home` with `mode`. Removed with its group on drop.
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+impl User {
+    pub fn new(parent: &Path, mode: u32) -> User {
+        let name = format!("kwt{}", unique());
+        let home = parent.join(&name);
+        let _ = Command::new("userdel").arg(&name).output();
+        let out = Command::new("useradd")
+            .args(["-M", "-U", "-s", "/bin/sh", "-p", "*", "-d"])
+            .arg(&home)
+            .arg(&name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "useradd: {out:?}");
+        let pw = nix::unistd::User::from_name(&name).unwrap().unwrap();
+        mkdir(&home, mode);
+        chown(&home, Some(pw.uid.as_raw()), Some(pw.gid.as_raw())).unwrap();
+        chmod(&home, mode);
+        User {
+            name,
+            uid: pw.uid.as_raw(),
+            gid: pw.gid.as_raw(),
+            home,
+        }
+    }
+
+    /// `~/.ssh/authorized_keys` holding `lines`, owned by the user, ~/.ssh 0700.
+    pub fn own_authorized_keys(&self, lines: &str, mode: u32) -> PathBuf {
+        let ssh = self.home.join(".ssh");
+        mkdir(&ssh, 0o700);
+        let file = ssh.join("authorized_keys");
+        write(&file, lines, mode);
+        for p in [&ssh, &file] {
+            chown(p, Some(self.uid), Some(self.gid)).unwrap();
+        }
+        file
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).output();
+        let _ = fs::remove_dir_all(&self.home);
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
