@@ -1,0 +1,324 @@
+//! The real thing: OpenSSH's sshd on 127.0.0.1 with keyward as its
+//! AuthorizedKeysCommand, a real ssh client and real users. Each test starts
+//! its own sshd on a free port and stops it on drop.
+
+mod common;
+
+use std::fs::{self, File};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+
+struct Sshd {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Sshd {
+    /// sshd with the config the README documents, plus test-only settings.
+    fn start(t: &Tree) -> Sshd {
+        let host_key = t.root.join("ssh_host_ed25519_key");
+        if !host_key.exists() {
+            let st = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&host_key)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        mkdir(Path::new("/run/sshd"), 0o755);
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = t.root.join("sshd_config");
+        write(
+            &config,
+            format!(
+                "ListenAddress 127.0.0.1:{port}\n\
+                 HostKey {}\n\
+                 PidFile none\n\
+                 StrictModes yes\n\
+                 UsePAM no\n\
+                 LogLevel VERBOSE\n\
+                 PasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\n\
+                 MaxStartups 100\n\
+                 MaxSessions 100\n\
+                 AuthorizedKeysFile .ssh/authorized_keys\n\
+                 AuthorizedKeysCommand {} --config {} keys %u %f\n\
+                 AuthorizedKeysCommandUser nobody\n",
+                host_key.display(),
+                t.bin.display(),
+                t.config.display()
+            ),
+            0o644,
+        );
+        let log = t.root.join("sshd.log");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start: {}",
+                fs::read_to_string(&log).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Sshd { child, port, log }
+    }
+
+    fn ssh(&self, key: &Path, user: &str, command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-F", "/dev/null", "-i"])
+            .arg(key)
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "ConnectTimeout=20",
+                "-o",
+                "LogLevel=ERROR",
+                "-p",
+            ])
+            .arg(self.port.to_string())
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(command)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn setup(home_mode: u32) -> (Tree, User) {
+    let t = Tree::new();
+    let homes = t.root.join("homes");
+    mkdir(&homes, 0o755);
+    let u = User::new(&homes, home_mode);
+    (t, u)
+}
+
+fn accepted(sshd: &Sshd, user: &str) -> bool {
+    sshd.log()
+        .contains(&format!("Accepted publickey for {user} from"))
+}
+
+#[test]
+fn synology_home_refuses_own_key_and_keyward_fixes_it() {
+    let (t, u) = setup(0o777);
+    let (key, public) = t.keygen("alice");
+    u.own_authorized_keys(&format!("{public}\n"), 0o600);
+    let sshd = Sshd::start(&t);
+
+    // 1. The seed's failure, reproduced: sshd refuses the user's own file.
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let home = u.home.display().to_string();
+    assert!(
+        sshd.log().contains(&format!(
+            "Authentication refused: bad ownership or modes for directory {home}"
+        )),
+        "{}",
+        sshd.log()
+    );
+    assert!(!accepted(&sshd, &u.name));
+    t.syslog.drain();
+
+    // 2. The fix: the same key in keyward's store.
+    write(&t.user_file(&u.name), format!("{public}\n"), 0o644);
+    let out = sshd.ssh(&key, &u.name, "id -un");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    assert_eq!(stdout(&out).trim(), u.name);
+    assert!(accepted(&sshd, &u.name), "{}", sshd.log());
+    expect_msg(
+        &t.syslog.drain(),
+        WARNING,
+        &[&home, "mode 0777", &format!("fix: chmod go-w {home}")],
+    );
+}
+
+#[test]
+fn key_not_in_store_is_refused() {
+    let (t, u) = setup(0o755);
+    let (_, stored) = t.keygen("stored");
+    let (other, _) = t.keygen("other");
+    write(&t.user_file(&u.name), format!("{stored}\n"), 0o644);
+    let sshd = Sshd::start(&t);
+    let out = sshd.ssh(&other, &u.name, "true");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!accepted(&sshd, &u.name));
+}
+
+#[test]
+fn tampered_store_is_refused_and_logged() {
+    let (t, u) = setup(0o755);
+    let (key, public) = t.keygen("k");
+    let file = t.user_file(&u.name);
+    write(&file, format!("{public}\n"), 0o664);
+    let sshd = Sshd::start(&t);
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!accepted(&sshd, &u.name));
+    // sshd saw a non-zero exit even though the line would have matched.
+    assert!(sshd.log().contains("failed, status 77"), "{}", sshd.log());
+    expect_msg(
+        &t.syslog.drain(),
+        ERR,
+        &[&file.display().to_string(), "chmod g-w"],
+    );
+
+    chmod(&file, 0o644);
+    std::os::unix::fs::chown(&file, Some(u.uid), None).unwrap();
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_ne!(out.status.code(), Some(0));
+    expect_msg(&t.syslog.drain(), ERR, &[&format!("owned by {}", u.name)]);
+}
+
+/// A syntactically valid ed25519 line for a key nobody holds.
+fn filler_key(i: u32) -> String {
+    let mut blob = Vec::new();
+    blob.extend_from_slice(&11u32.to_be_bytes());
+    blob.extend_from_slice(b"ssh-ed25519");
+    blob.extend_from_slice(&32u32.to_be_bytes());
+    let mut k = [0u8; 32];
+    k[..4].copy_from_slice(&i.to_be_bytes());
+    k[31] = 0x5a;
+    blob.extend_from_slice(&k);
+    format!("ssh-ed25519 {} filler{i}", STANDARD.encode(blob))
+}
+
+#[test]
+fn thousand_keys_and_fragment_directory() {
+    let (t, u) = setup(0o755);
+    let (key, public) = t.keygen("last");
+    let mut content: String = (0..999).map(|i| filler_key(i) + "\n").collect();
+    content.push_str(&public);
+    content.push('\n');
+    write(&t.user_file(&u.name), &content, 0o644);
+    let sshd = Sshd::start(&t);
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    assert!(accepted(&sshd, &u.name));
+
+    // What sshd receives for that key: exactly its one line.
+    let fp = fingerprint(&public, "sha256");
+    let run = t.keys_as_nobody(&[&u.name, &fp]);
+    assert_eq!(stdout(&run), format!("{public}\n"));
+
+    // The same user's keys as fragments.
+    fs::remove_file(t.user_file(&u.name)).unwrap();
+    let dir = t.user_file(&u.name);
+    mkdir(&dir, 0o755);
+    write(&dir.join("10-fillers"), content.replace(&public, ""), 0o644);
+    write(&dir.join("20-laptop"), format!("{public}\n"), 0o644);
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+#[test]
+fn certificate_login_through_cert_authority_line() {
+    let (t, u) = setup(0o755);
+    let (ca, ca_public) = t.keygen("ca");
+    let (key, _) = t.keygen("user");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "test-cert", "-n", &u.name, "-V", "-5m:+1h"])
+        .arg(format!("{}.pub", key.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    write(
+        &t.user_file(&u.name),
+        format!("cert-authority {ca_public}\n"),
+        0o644,
+    );
+    let sshd = Sshd::start(&t);
+    // ssh picks up user-cert.pub beside the key by itself.
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    assert!(
+        sshd.log().contains("Accepted certificate ID \"test-cert\""),
+        "{}",
+        sshd.log()
+    );
+}
+
+#[test]
+fn safe_home_with_own_key_still_works_without_warning() {
+    let (t, u) = setup(0o755);
+    let (key, public) = t.keygen("own");
+    u.own_authorized_keys(&format!("{public}\n"), 0o600);
+    let sshd = Sshd::start(&t);
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    assert!(accepted(&sshd, &u.name));
+    let msgs = t.syslog.drain();
+    assert!(msgs.iter().all(|m| m.severity > NOTICE), "{msgs:#?}");
+}
+
+#[test]
+fn twenty_parallel_logins_never_mix_users() {
+    let t = Tree::new();
+    let homes = t.root.join("homes");
+    mkdir(&homes, 0o777); // the parents of a home are not sshd's concern
+    let users: Vec<(User, PathBuf)> = (0..5)
+        .map(|i| {
+            let u = User::new(&homes, 0o777);
+            let (key, public) = t.keygen(&format!("p{i}"));
+            write(&t.user_file(&u.name), format!("{public}\n"), 0o644);
+            (u, key)
+        })
+        .collect();
+    let sshd = Sshd::start(&t);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..20)
+            .map(|i| {
+                let (u, key) = &users[i % users.len()];
+                let sshd = &sshd;
+                s.spawn(move || (u.name.clone(), sshd.ssh(key, &u.name, "id -un")))
+            })
+            .collect();
+        for h in handles {
+            let (name, out) = h.join().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
+            assert_eq!(stdout(&out).trim(), name);
+        }
+    });
+    // A key offered for the wrong user is refused.
+    let out = sshd.ssh(&users[1].1, &users[0].0.name, "true");
+    assert_ne!(out.status.code(), Some(0));
+}
