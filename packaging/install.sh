@@ -9,6 +9,7 @@ die() { echo "install: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || die "sshd not found: apt-get install openssh-server"
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
+command -v cargo >/dev/null || die "cargo not found: install Rust >= 1.85 with rustup (Debian 12's cargo is too old)"
 getent passwd nobody >/dev/null || die "user 'nobody' does not exist; create it or edit $PWD/conf/sshd_config.d/40-keyward.conf"
 
 DROPIN_DIR=/etc/ssh/sshd_config.d
@@ -28,7 +29,6 @@ cargo build --release --locked
 install -D -o root -g root -m 0755 target/release/keyward /usr/bin/keyward
 install -d -o root -g root -m 0755 /etc/keyward /etc/keyward/users
 [ -e /etc/keyward/keyward.toml ] || install -o root -g root -m 0644 conf/keyward.toml /etc/keyward/keyward.toml
-install -d -o root -g root -m 0755 /usr/share/man/man8 2>/dev/null || true
 
 if cmp -s conf/sshd_config.d/40-keyward.conf "$DROPIN"; then
     echo "install: $DROPIN already in place; sshd unchanged"
