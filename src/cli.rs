@@ -71,10 +71,16 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
     };
     match cli.command {
         Command::Keys { args } => {
+            // clap enforces one or two values; match rather than index anyway.
+            let (user, fingerprint) = match args.as_slice() {
+                [user] => (user, None),
+                [user, fp] => (user, Some(fp.as_os_str())),
+                _ => return Exit::Usage,
+            };
             let req = keys::Request {
                 config: cli.config.as_deref(),
-                user: &args[0],
-                fingerprint: args.get(1).map(OsString::as_os_str),
+                user,
+                fingerprint,
             };
             let mut out = std::io::stdout().lock();
             let exit = keys::run(&req, &mut out);

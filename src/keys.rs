@@ -239,3 +239,28 @@ fn home_check(config: &Config, user: &UserName, log: &mut Log) {
         log.send(finding.severity(), &finding.message(&account.name));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0N4saguHZjm5JJuuLTp/fxY41ZKz8LH/Mtp58jMGCe";
+    const OTHER: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPjxbcCt16ae+JIX96e3/y7b+Z1IVkdp4aRj8KNT/aMG";
+    const FP: &str = "SHA256:XRWtJIs5DWA/7+yjkGtxNm+ex7pm/L1fWlsM6gi8aAs";
+
+    fn line(s: &str) -> KeyLine<'_> {
+        authorized_keys::parse_line(s.as_bytes()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn fingerprint_selects_its_key_and_every_ca_line() {
+        let fp = Fingerprint::parse(FP.as_bytes()).unwrap();
+        assert!(select(&line(KEY), Some(&fp)));
+        assert!(!select(&line(OTHER), Some(&fp)));
+        let ca = format!("cert-authority {OTHER}");
+        assert!(select(&line(&ca), Some(&fp)));
+        assert!(select(&line(OTHER), None));
+    }
+}

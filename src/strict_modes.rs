@@ -114,8 +114,10 @@ impl Finding {
                 offenders,
                 unseen,
             } => {
-                let first = &offenders[0];
                 let (what, fix) = describe_all(offenders, user);
+                let Some(first) = offenders.first() else {
+                    return format!("user {u}: sshd refuses {}", log::path(file));
+                };
                 let unseen = match unseen {
                     Some(dir) => format!(
                         " ({} is closed to uid {}, so the file itself was not inspected)",

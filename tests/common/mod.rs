@@ -258,13 +258,22 @@ impl User {
         let name = format!("kwt{}", unique());
         let home = parent.join(&name);
         let _ = Command::new("userdel").arg(&name).output();
-        let out = Command::new("useradd")
-            .args(["-M", "-U", "-s", "/bin/sh", "-p", "*", "-d"])
-            .arg(&home)
-            .arg(&name)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "useradd: {out:?}");
+        // Tests run in parallel and useradd gives up when /etc/passwd is locked.
+        let mut tries = 0;
+        loop {
+            let out = Command::new("useradd")
+                .args(["-M", "-U", "-s", "/bin/sh", "-p", "*", "-d"])
+                .arg(&home)
+                .arg(&name)
+                .output()
+                .unwrap();
+            tries += 1;
+            if out.status.success() {
+                break;
+            }
+            assert!(tries < 20, "useradd: {out:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let pw = nix::unistd::User::from_name(&name).unwrap().unwrap();
         mkdir(&home, mode);
         chown(&home, Some(pw.uid.as_raw()), Some(pw.gid.as_raw())).unwrap();
