@@ -118,12 +118,7 @@ impl Config {
             Err(UnsafePath::NotFound(_)) if explicit.is_none() => return Ok(Config::default()),
             Err(e) => return Err(ConfigError::Unsafe(e)),
         };
-        if !matches!(file.kind, trusted::Kind::File) {
-            return Err(ConfigError::Unsafe(UnsafePath::NotRegular {
-                path: path.to_path_buf(),
-                what: "directory",
-            }));
-        }
+        file.expect_file().map_err(ConfigError::Unsafe)?;
         let bytes = trusted::read_all(&file, MAX_CONFIG_BYTES).map_err(ConfigError::Unsafe)?;
         Config::parse(&bytes, path)
     }

@@ -106,13 +106,13 @@ fn is_skipped_fragment(name: &[u8]) -> bool {
 /// means no keys; a missing store root is a misconfiguration.
 pub fn read_user(store: &Path, user: &UserName) -> Result<Vec<Source>, UnsafePath> {
     let root = trusted::open(store)?;
-    expect_dir(&root)?;
+    root.expect_dir()?;
     let users = match trusted::open_at(&root, OsStr::new("users")) {
         Ok(u) => u,
         Err(UnsafePath::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    expect_dir(&users)?;
+    users.expect_dir()?;
     let entry = match trusted::open_at(&users, user.as_os_str()) {
         Ok(e) => e,
         Err(UnsafePath::NotFound(_)) => return Ok(Vec::new()),
@@ -128,26 +128,11 @@ pub fn read_user(store: &Path, user: &UserName) -> Result<Vec<Source>, UnsafePat
                 .iter()
                 .map(|name| {
                     let f = trusted::open_at(&entry, name)?;
-                    if !matches!(f.kind, Kind::File) {
-                        return Err(UnsafePath::NotRegular {
-                            path: f.path,
-                            what: "directory",
-                        });
-                    }
+                    f.expect_file()?;
                     read(&f, &mut budget)
                 })
                 .collect()
         }
-    }
-}
-
-fn expect_dir(t: &Trusted) -> Result<(), UnsafePath> {
-    match t.kind {
-        Kind::Dir => Ok(()),
-        Kind::File => Err(UnsafePath::NotRegular {
-            path: t.path.clone(),
-            what: "file where a directory belongs",
-        }),
     }
 }
 

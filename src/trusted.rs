@@ -34,6 +34,28 @@ pub struct Trusted {
     pub size: u64,
 }
 
+impl Trusted {
+    pub fn expect_dir(&self) -> Result<(), UnsafePath> {
+        match self.kind {
+            Kind::Dir => Ok(()),
+            Kind::File => Err(UnsafePath::NotRegular {
+                path: self.path.clone(),
+                what: "file where a directory belongs",
+            }),
+        }
+    }
+
+    pub fn expect_file(&self) -> Result<(), UnsafePath> {
+        match self.kind {
+            Kind::File => Ok(()),
+            Kind::Dir => Err(UnsafePath::NotRegular {
+                path: self.path.clone(),
+                what: "directory where a file belongs",
+            }),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum UnsafePath {
     /// The path (or one of its directories) does not exist.
@@ -238,38 +260,19 @@ pub fn open(path: &Path) -> Result<Trusted, UnsafePath> {
     )
     .map_err(|e| io(root, e))?;
     let mut cur = checked(fd, root.to_path_buf())?;
-    for (i, name) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
+    let Some((last, dirs)) = parts.split_last() else {
+        return Ok(cur);
+    };
+    for name in dirs {
         // Directories on the way are opened O_PATH: the unprivileged command
         // user needs search permission only, as sshd's own walk does.
-        let fd = if last {
-            None
-        } else {
-            Some(
-                openat(
-                    cur.fd.as_fd(),
-                    *name,
-                    OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-                    Mode::empty(),
-                )
-                .map_err(|e| io(&cur.path.join(name), e))?,
-            )
-        };
-        cur = match fd {
-            Some(fd) => {
-                let next = checked(fd, cur.path.join(name))?;
-                if !matches!(next.kind, Kind::Dir) {
-                    return Err(UnsafePath::NotRegular {
-                        path: next.path,
-                        what: "file where a directory belongs",
-                    });
-                }
-                next
-            }
-            None => open_at(&cur, name)?,
-        };
+        let path = cur.path.join(name);
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(cur.fd.as_fd(), *name, flags, Mode::empty()).map_err(|e| io(&path, e))?;
+        cur = checked(fd, path)?;
+        cur.expect_dir()?;
     }
-    Ok(cur)
+    open_at(&cur, last)
 }
 
 /// Reads a trusted regular file, refusing more than `limit` bytes in total.
