@@ -9,6 +9,8 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ssh_key::PublicKey;
+
+use crate::fingerprint::Fingerprint;
 use ssh_key::public::KeyData;
 
 /// A line that sshd accepts, borrowed from the store file.
@@ -168,18 +170,9 @@ fn blob_type_of(label: &str) -> Option<(&'static str, bool)> {
 
 /// Parses one line. `Ok(None)` for blank and comment lines.
 pub fn parse_line(raw: &[u8]) -> Result<Option<KeyLine<'_>>, LineError> {
-    let mut line = raw;
-    while let [rest @ .., b'\n' | b'\r'] = line {
-        line = rest;
-    }
-    let start = line
-        .iter()
-        .position(|&b| !is_blank(b))
-        .unwrap_or(line.len());
-    let line = &line[start..];
-    if line.is_empty() || line[0] == b'#' {
+    let Some(line) = content(raw) else {
         return Ok(None);
-    }
+    };
     // sshd reads C strings: a NUL would cut the line short there. Such a line
     // is never what the admin meant, so it is not served at all.
     if line.contains(&0) {
@@ -264,22 +257,7 @@ fn read_key(s: &[u8]) -> Result<(&str, Vec<u8>), LineError> {
     let Some((want, is_cert)) = blob_type_of(label) else {
         return Err(LineError::UnknownKeyType(label.to_string()));
     };
-    let rest = &s[label_bytes.len()..];
-    let skip = rest
-        .iter()
-        .position(|&b| !is_blank(b))
-        .unwrap_or(rest.len());
-    let field = token(&rest[skip..]);
-    // b64_pton skips white space; only \r, \v and \f can still be in the field.
-    let field: Vec<u8> = field
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace() && *b != 0x0b)
-        .collect();
-    if field.is_empty() {
-        return Err(LineError::NoKey);
-    }
-    let blob = STANDARD.decode(&field).map_err(|_| LineError::BadBase64)?;
+    let blob = decode_key_field(&s[label_bytes.len()..])?;
     let blob_type = blob_type_name(&blob)?;
     if blob_type != want.as_bytes() {
         return Err(LineError::TypeMismatch {
@@ -292,6 +270,75 @@ fn read_key(s: &[u8]) -> Result<(&str, Vec<u8>), LineError> {
     }
     check_key_data(&blob)?;
     Ok((label, blob))
+}
+
+/// The base64 field after the key type, decoded.
+fn decode_key_field(after_label: &[u8]) -> Result<Vec<u8>, LineError> {
+    let skip = after_label
+        .iter()
+        .position(|&b| !is_blank(b))
+        .unwrap_or(after_label.len());
+    let field = token(&after_label[skip..]);
+    if field.is_empty() {
+        return Err(LineError::NoKey);
+    }
+    // b64_pton skips white space; only \r, \v and \f can still be in the
+    // field. They are rare, so copy only when there is one.
+    let odd = |b: &u8| b.is_ascii_whitespace() || *b == 0x0b;
+    let decoded = if field.iter().any(odd) {
+        let clean: Vec<u8> = field.iter().copied().filter(|b| !odd(b)).collect();
+        STANDARD.decode(clean)
+    } else {
+        STANDARD.decode(field)
+    };
+    decoded.map_err(|_| LineError::BadBase64)
+}
+
+/// The line without its line ending and leading blanks; `None` for blank
+/// and comment lines.
+fn content(raw: &[u8]) -> Option<&[u8]> {
+    let mut line = raw;
+    while let [rest @ .., b'\n' | b'\r'] = line {
+        line = rest;
+    }
+    let start = line
+        .iter()
+        .position(|&b| !is_blank(b))
+        .unwrap_or(line.len());
+    let line = &line[start..];
+    (!line.is_empty() && line[0] != b'#').then_some(line)
+}
+
+/// A cheap pre-filter for fingerprint lookups: false only when the line can
+/// neither be a `cert-authority` line nor carry the key `fp` names. Lines it
+/// passes still go through `parse_line`, so nothing unchecked is ever served;
+/// lines it drops are not inspected (and not logged) at all.
+pub fn may_match(raw: &[u8], fp: &Fingerprint) -> bool {
+    let Some(line) = content(raw) else {
+        return false;
+    };
+    let key_part = if blob_type_of_bytes(token(line)).is_some() {
+        line
+    } else {
+        let Ok(end) = end_of_options(line) else {
+            return false;
+        };
+        const CA: &[u8] = b"cert-authority";
+        if line[..end]
+            .windows(CA.len())
+            .any(|w| w.eq_ignore_ascii_case(CA))
+        {
+            return true;
+        }
+        let rest = &line[end..];
+        let skip = rest
+            .iter()
+            .position(|&b| !is_blank(b))
+            .unwrap_or(rest.len());
+        &rest[skip..]
+    };
+    let label = token(key_part);
+    decode_key_field(&key_part[label.len()..]).is_ok_and(|blob| fp.matches(&blob))
 }
 
 fn blob_type_name(blob: &[u8]) -> Result<&[u8], LineError> {
@@ -723,6 +770,26 @@ mod tests {
         blob[last] ^= 1;
         let line = format!("ecdsa-sha2-nistp256 {}", STANDARD.encode(&blob));
         assert!(matches!(err(&line), LineError::BadKeyData(_)));
+    }
+
+    #[test]
+    fn prefilter_keeps_the_key_and_ca_lines_only() {
+        let fp = Fingerprint::of_sha256(&STANDARD.decode(ED.split_once(' ').unwrap().1).unwrap());
+        for keep in [
+            ED.to_string(),
+            format!("  no-pty,command=\"a b\" {ED} c\r\n"),
+            format!("CERT-AUTHORITY ssh-ed25519 {ED2}"),
+        ] {
+            assert!(may_match(keep.as_bytes(), &fp), "{keep}");
+        }
+        for drop in [
+            format!("ssh-ed25519 {ED2}"),
+            "# x".into(),
+            String::new(),
+            "garbage".into(),
+        ] {
+            assert!(!may_match(drop.as_bytes(), &fp), "{drop}");
+        }
     }
 
     #[test]

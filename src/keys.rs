@@ -145,6 +145,11 @@ pub fn lookup(
     let mut skipped = 0usize;
     for source in &sources {
         for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
+            // With a fingerprint, most lines are for other keys: hashing the
+            // key field is enough to set them aside without a full parse.
+            if fingerprint.is_some_and(|fp| !authorized_keys::may_match(raw, fp)) {
+                continue;
+            }
             let line = match authorized_keys::parse_line(raw) {
                 Ok(Some(line)) => line,
                 Ok(None) => continue,

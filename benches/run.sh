@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# keyward's cost on sshd's login path, measured against `cat` of the same file
+# (the floor: one exec, one read) and, end to end, against sshd's own
+# AuthorizedKeysFile. Not part of the tests; never gates CI.
+#
+#   sudo bash benches/run.sh            # Debian 12, as root; about 5 minutes
+#
+# Writes target/bench/results.csv and target/bench/latency.png, prints a table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "benches/run.sh: run as root" >&2; exit 1; }
+
+need=()
+for pkg in hyperfine time python3-matplotlib openssh-server openssh-client; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+PY=/usr/bin/python3   # Debian's, which has matplotlib
+
+cargo build --release --locked -q
+OUT=$PWD/target/bench
+mkdir -p "$OUT"
+B=/var/lib/keyward-bench       # root-owned 0755, as sshd and keyward require
+rm -rf "$B"; install -d -m 0755 "$B" "$B/store" "$B/store/users" "$B/bigstore" "$B/bigstore/users"
+install -m 0755 target/release/keyward "$B/keyward"
+USERS=()
+SSHD_PID=
+LOGGER_PID=
+cleanup() {
+    [ -z "$SSHD_PID" ] || kill "$SSHD_PID" 2>/dev/null || true
+    [ -z "$LOGGER_PID" ] || kill "$LOGGER_PID" 2>/dev/null || true
+    for u in "${USERS[@]}"; do userdel "$u" >/dev/null 2>&1 || true; done
+    rm -rf "$B"
+}
+trap cleanup EXIT INT TERM
+
+# A real syslog socket, drained, so keyward's sends cost what they cost.
+$PY - "$B/log.sock" <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+while True: s.recv(65536)
+EOF
+LOGGER_PID=$!
+for _ in $(seq 50); do [ -S "$B/log.sock" ] && break; sleep 0.1; done
+
+for hc in on off; do
+    enabled=true; [ $hc = on ] || enabled=false
+    printf 'store = "%s/store"\n[syslog]\nsocket = "%s/log.sock"\n[home_check]\nenabled = %s\n' \
+        "$B" "$B" "$enabled" > "$B/home-$hc.toml"
+done
+printf 'store = "%s/bigstore"\n[syslog]\nsocket = "%s/log.sock"\n[home_check]\nenabled = false\n' \
+    "$B" "$B" > "$B/big.toml"
+chmod 0644 "$B"/*.toml
+
+# The key that logs in, and N-1 filler keys nobody holds; the real key is last.
+ssh-keygen -q -t ed25519 -N '' -C bench -f "$B/id"
+FP=$(ssh-keygen -lf "$B/id.pub" | awk '{print $2}')
+$PY - "$B" <<'EOF'
+import base64, os, struct, sys
+b = sys.argv[1]
+real = open(f"{b}/id.pub").read()
+def filler(i):
+    blob = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + i.to_bytes(31, "big") + b"\x5a"
+    return f"ssh-ed25519 {base64.b64encode(blob).decode()} filler{i}\n"
+for n in (1, 100, 10_000, 100_000):
+    lines = [filler(i) for i in range(n - 1)] + [real]
+    with open(f"{b}/store/users/u{n}", "w") as f:
+        f.writelines(lines)
+    d = f"{b}/store/users/d{n}"
+    os.mkdir(d)
+    per = max(1, len(lines) // 10)
+    for k in range(0, len(lines), per):
+        with open(f"{d}/{k // per:02d}", "w") as f:
+            f.writelines(lines[k:k + per])
+# 100,000 users with one key each: a lookup must not care.
+for i in range(100_000):
+    with open(f"{b}/bigstore/users/user{i}", "w") as f:
+        f.write(filler(i))
+with open(f"{b}/bigstore/users/u1", "w") as f:
+    f.write(real)
+EOF
+chmod -R go-w "$B/store" "$B/bigstore"; chmod -R a+rX "$B/store" "$B/bigstore"
+
+# Whole processes, as sshd runs them; cat of the same bytes is the floor.
+CSV=$OUT/results.csv
+echo "case,keys,layout,fingerprint,home_check,median_ms,p99_ms,cat_median_ms,ratio_to_cat,peak_rss_kib" > "$CSV"
+measure() {  # name keys layout fp(yes/no) hc(on/off) config user catfile
+    local name=$1 keys=$2 layout=$3 fp=$4 hc=$5 cfg=$6 user=$7 catfile=$8 runs
+    runs=300; [ "$keys" -ge 10000 ] && runs=40
+    local args=("$B/keyward" --config "$cfg" keys "$user")
+    [ "$fp" = no ] || args+=("$FP")
+    hyperfine -N -w 10 -r $runs --export-json "$OUT/$name.json" \
+        --command-name kw "${args[*]}" --command-name cat "cat $catfile" >/dev/null 2>&1
+    local rss
+    rss=$(/usr/bin/time -f %M "${args[@]}" 2>&1 >/dev/null | tail -1)
+    $PY - "$OUT/$name.json" "$name,$keys,$layout,$fp,$hc" "$rss" >> "$CSV" <<'EOF'
+import json, statistics, sys
+r = {x["command"]: sorted(x["times"]) for x in json.load(open(sys.argv[1]))["results"]}
+def p(ts, q): return ts[min(len(ts) - 1, int(q * len(ts)))] * 1000
+kw, cat = r["kw"], r["cat"]
+med, catmed = statistics.median(kw) * 1000, statistics.median(cat) * 1000
+print(f"{sys.argv[2]},{med:.3f},{p(kw, .99):.3f},{catmed:.3f},{med / catmed:.2f},{sys.argv[3]}")
+EOF
+}
+for n in 1 100 10000 100000; do
+    measure "file-$n-fp" $n file yes off "$B/home-off.toml" "u$n" "$B/store/users/u$n"
+    measure "file-$n-all" $n file no off "$B/home-off.toml" "u$n" "$B/store/users/u$n"
+    measure "frag-$n-fp" $n fragments yes off "$B/home-off.toml" "d$n" "$B/store/users/u$n"
+done
+measure "file-1-fp-homecheck" 1 file yes on "$B/home-on.toml" "u1" "$B/store/users/u1"
+measure "file-100-fp-homecheck" 100 file yes on "$B/home-on.toml" "u100" "$B/store/users/u100"
+measure "bigstore-1-fp" 1 "100k-user store" yes off "$B/big.toml" "u1" "$B/bigstore/users/u1"
+
+# End to end: a real login through a real sshd, keyward versus the same key in
+# ~/.ssh/authorized_keys (home 0755, where StrictModes passes).
+install -d -m 0755 /run/sshd "$B/homes"
+mk_user() {
+    local name=kwb$$$1
+    useradd -M -U -s /bin/sh -p '*' -d "$B/homes/$name" "$name"
+    USERS+=("$name")
+    install -d -m 0755 -o "$name" -g "$name" "$B/homes/$name"
+    echo "$name"
+}
+U_FILE=$(mk_user f); U_KW=$(mk_user k)
+install -d -m 0700 -o "$U_FILE" -g "$U_FILE" "$B/homes/$U_FILE/.ssh"
+install -m 0600 -o "$U_FILE" -g "$U_FILE" "$B/id.pub" "$B/homes/$U_FILE/.ssh/authorized_keys"
+install -m 0644 "$B/id.pub" "$B/store/users/$U_KW"
+ssh-keygen -q -t ed25519 -N '' -f "$B/hostkey"
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$B/sshd_config" <<EOF
+ListenAddress 127.0.0.1:$PORT
+HostKey $B/hostkey
+PidFile none
+StrictModes yes
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile .ssh/authorized_keys
+AuthorizedKeysCommand $B/keyward --config $B/home-on.toml keys %u %f
+AuthorizedKeysCommandUser nobody
+EOF
+/usr/sbin/sshd -D -f "$B/sshd_config" & SSHD_PID=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+SSH="ssh -F /dev/null -i $B/id -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p $PORT"
+$SSH "$U_KW@127.0.0.1" true && $SSH "$U_FILE@127.0.0.1" true
+hyperfine -N -w 3 -r 40 --export-json "$OUT/login.json" \
+    --command-name kw "$SSH $U_KW@127.0.0.1 true" \
+    --command-name cat "$SSH $U_FILE@127.0.0.1 true" >/dev/null 2>&1
+# "cat" here is the AuthorizedKeysFile login: the column is the baseline.
+$PY - "$OUT/login.json" "login-via-sshd,1,sshd AuthorizedKeysFile baseline,yes,on" "" >> "$CSV" <<'EOF'
+import json, statistics, sys
+r = {x["command"]: sorted(x["times"]) for x in json.load(open(sys.argv[1]))["results"]}
+def p(ts, q): return ts[min(len(ts) - 1, int(q * len(ts)))] * 1000
+kw, base = r["kw"], r["cat"]
+med, bmed = statistics.median(kw) * 1000, statistics.median(base) * 1000
+print(f"{sys.argv[2]},{med:.3f},{p(kw, .99):.3f},{bmed:.3f},{med / bmed:.2f},{sys.argv[3]}")
+EOF
+
+$PY - "$CSV" "$OUT/latency.png" <<'EOF'
+import csv, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+rows = list(csv.DictReader(open(sys.argv[1])))
+print(f"{'case':24} {'median ms':>9} {'p99 ms':>8} {'floor ms':>8} {'ratio':>6} {'RSS KiB':>8}")
+for r in rows:
+    print(f"{r['case']:24} {float(r['median_ms']):9.3f} {float(r['p99_ms']):8.3f} "
+          f"{float(r['cat_median_ms']):8.3f} {float(r['ratio_to_cat']):6.2f} {r['peak_rss_kib']:>8}")
+fig, ax = plt.subplots(figsize=(7, 4.5))
+for prefix, label in (("file-", "keyward, one file, %f"), ("frag-", "keyward, fragments, %f")):
+    pts = [(int(r["keys"]), float(r["median_ms"])) for r in rows
+           if r["case"].startswith(prefix) and r["case"].endswith("-fp")]
+    ax.plot(*zip(*pts), marker="o", label=label)
+pts = [(int(r["keys"]), float(r["median_ms"])) for r in rows
+       if r["case"].startswith("file-") and r["case"].endswith("-all")]
+ax.plot(*zip(*pts), marker="s", label="keyward, one file, all keys")
+pts = [(int(r["keys"]), float(r["cat_median_ms"])) for r in rows
+       if r["case"].startswith("file-") and r["case"].endswith("-fp")]
+ax.plot(*zip(*pts), marker="^", linestyle="--", label="cat of the same file (floor)")
+ax.set_xscale("log"); ax.set_yscale("log")
+ax.set_xlabel("keys for the user"); ax.set_ylabel("median latency per run (ms)")
+ax.set_title("keyward keys USER [FP]: latency against store size")
+ax.grid(True, which="both", alpha=.3); ax.legend()
+fig.tight_layout(); fig.savefig(sys.argv[2], dpi=110)
+print(f"\nCSV: {sys.argv[1]}\nchart: {sys.argv[2]}")
+EOF
