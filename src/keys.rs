@@ -41,6 +41,12 @@ pub struct Served {
 }
 
 pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
+    // Judge the arguments before any file is opened; the config is read
+    // first only to learn where to report a refusal.
+    let user = UserName::new(req.user);
+    let fingerprint = req
+        .fingerprint
+        .map(|f| Fingerprint::parse(f.as_encoded_bytes()));
     let config = match Config::load(req.config) {
         Ok(c) => c,
         Err(e) => {
@@ -57,7 +63,7 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
     };
     let mut log = open_log(&config);
 
-    let user = match UserName::new(req.user) {
+    let user = match user {
         Ok(u) => u,
         Err(e) => {
             use std::os::unix::ffi::OsStrExt;
@@ -70,10 +76,7 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
             return Exit::DataErr;
         }
     };
-    let fingerprint = match req
-        .fingerprint
-        .map(|f| Fingerprint::parse(f.as_encoded_bytes()))
-    {
+    let fingerprint = match fingerprint {
         None => None,
         Some(Ok(f)) => Some(f),
         Some(Err(e)) => {
