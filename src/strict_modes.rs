@@ -120,7 +120,7 @@ impl Finding {
                 };
                 let unseen = match unseen {
                     Some(dir) => format!(
-                        " ({} is closed to uid {}, so the file itself was not inspected)",
+                        " (if it exists: {} is closed to uid {}, so the file itself was not inspected)",
                         log::path(dir),
                         nix::unistd::geteuid()
                     ),
