@@ -28,6 +28,7 @@ grep -qsE '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/\*\.conf' /et
 cargo build --release --locked
 install -D -o root -g root -m 0755 target/release/keyward /usr/bin/keyward
 install -d -o root -g root -m 0755 /etc/keyward /etc/keyward/users
+install -D -o root -g root -m 0644 packaging/man/keyward.8 /usr/share/man/man8/keyward.8
 [ -e /etc/keyward/keyward.toml ] || install -o root -g root -m 0644 conf/keyward.toml /etc/keyward/keyward.toml
 
 if cmp -s conf/sshd_config.d/40-keyward.conf "$DROPIN"; then
