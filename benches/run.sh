@@ -88,6 +88,16 @@ chmod -R go-w "$B/store" "$B/bigstore"; chmod -R a+rX "$B/store" "$B/bigstore"
 # Whole processes, as sshd runs them; cat of the same bytes is the floor.
 CSV=$OUT/results.csv
 echo "case,keys,layout,fingerprint,home_check,median_ms,p99_ms,cat_median_ms,ratio_to_cat,peak_rss_kib" > "$CSV"
+summarize() {  # hyperfine-json csv-prefix rss: appends one CSV row (kw against cat)
+    $PY - "$@" >> "$CSV" <<'EOF'
+import json, statistics, sys
+r = {x["command"]: sorted(x["times"]) for x in json.load(open(sys.argv[1]))["results"]}
+def p(ts, q): return ts[min(len(ts) - 1, int(q * len(ts)))] * 1000
+kw, cat = r["kw"], r["cat"]
+med, catmed = statistics.median(kw) * 1000, statistics.median(cat) * 1000
+print(f"{sys.argv[2]},{med:.3f},{p(kw, .99):.3f},{catmed:.3f},{med / catmed:.2f},{sys.argv[3]}")
+EOF
+}
 measure() {  # name keys layout fp(yes/no) hc(on/off) config user catfile
     local name=$1 keys=$2 layout=$3 fp=$4 hc=$5 cfg=$6 user=$7 catfile=$8 runs
     runs=300; [ "$keys" -ge 10000 ] && runs=40
@@ -97,14 +107,7 @@ measure() {  # name keys layout fp(yes/no) hc(on/off) config user catfile
         --command-name kw "${args[*]}" --command-name cat "cat $catfile" >/dev/null 2>&1
     local rss
     rss=$(/usr/bin/time -f %M "${args[@]}" 2>&1 >/dev/null | tail -1)
-    $PY - "$OUT/$name.json" "$name,$keys,$layout,$fp,$hc" "$rss" >> "$CSV" <<'EOF'
-import json, statistics, sys
-r = {x["command"]: sorted(x["times"]) for x in json.load(open(sys.argv[1]))["results"]}
-def p(ts, q): return ts[min(len(ts) - 1, int(q * len(ts)))] * 1000
-kw, cat = r["kw"], r["cat"]
-med, catmed = statistics.median(kw) * 1000, statistics.median(cat) * 1000
-print(f"{sys.argv[2]},{med:.3f},{p(kw, .99):.3f},{catmed:.3f},{med / catmed:.2f},{sys.argv[3]}")
-EOF
+    summarize "$OUT/$name.json" "$name,$keys,$layout,$fp,$hc" "$rss"
 }
 for n in 1 100 10000 100000; do
     measure "file-$n-fp" $n file yes off "$B/home-off.toml" "u$n" "$B/store/users/u$n"
@@ -151,14 +154,7 @@ hyperfine -N -w 3 -r 40 --export-json "$OUT/login.json" \
     --command-name kw "$SSH $U_KW@127.0.0.1 true" \
     --command-name cat "$SSH $U_FILE@127.0.0.1 true" >/dev/null 2>&1
 # "cat" here is the AuthorizedKeysFile login: the column is the baseline.
-$PY - "$OUT/login.json" "login-via-sshd,1,sshd AuthorizedKeysFile baseline,yes,on" "" >> "$CSV" <<'EOF'
-import json, statistics, sys
-r = {x["command"]: sorted(x["times"]) for x in json.load(open(sys.argv[1]))["results"]}
-def p(ts, q): return ts[min(len(ts) - 1, int(q * len(ts)))] * 1000
-kw, base = r["kw"], r["cat"]
-med, bmed = statistics.median(kw) * 1000, statistics.median(base) * 1000
-print(f"{sys.argv[2]},{med:.3f},{p(kw, .99):.3f},{bmed:.3f},{med / bmed:.2f},{sys.argv[3]}")
-EOF
+summarize "$OUT/login.json" "login-via-sshd,1,sshd AuthorizedKeysFile baseline,yes,on" ""
 
 $PY - "$CSV" "$OUT/latency.png" <<'EOF'
 import csv, sys
