@@ -9,9 +9,9 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ssh_key::PublicKey;
+use ssh_key::public::KeyData;
 
 use crate::fingerprint::Fingerprint;
-use ssh_key::public::KeyData;
 
 /// A line that sshd accepts, borrowed from the store file.
 #[derive(Debug, PartialEq, Eq)]
@@ -179,32 +179,20 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<KeyLine<'_>>, LineError> {
         return Err(LineError::Nul);
     }
 
-    let first = token(line);
-    let (options, key_part) = if blob_type_of_bytes(first).is_some() {
-        (&b""[..], line)
-    } else {
-        let end = end_of_options(line)?;
-        let rest = &line[end..];
-        let skip = rest
-            .iter()
-            .position(|&b| !is_blank(b))
-            .unwrap_or(rest.len());
-        let key_part = &rest[skip..];
-        // No key type after the options either. If the "options" do not
-        // parse, the first word was most likely a mistyped key type.
-        let second = token(key_part);
-        if !second.is_empty() && blob_type_of_bytes(second).is_none() {
-            let culprit = if parse_options(&line[..end]).is_ok() {
-                second
-            } else {
-                first
-            };
-            return Err(LineError::UnknownKeyType(
-                String::from_utf8_lossy(culprit).into_owned(),
-            ));
-        }
-        (&line[..end], key_part)
-    };
+    let (options, key_part) = split_options(line)?;
+    // No key type after the options either. If the "options" do not parse,
+    // the first word was most likely a mistyped key type.
+    let second = token(key_part);
+    if !options.is_empty() && !second.is_empty() && blob_type_of_bytes(second).is_none() {
+        let culprit = if parse_options(options).is_ok() {
+            second
+        } else {
+            token(line)
+        };
+        return Err(LineError::UnknownKeyType(
+            String::from_utf8_lossy(culprit).into_owned(),
+        ));
+    }
     // sshd reads the key before it parses the options.
     let (label, blob) = read_key(key_part)?;
     let options = parse_options(options)?;
@@ -217,6 +205,21 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<KeyLine<'_>>, LineError> {
         blob,
         options: options.0,
     }))
+}
+
+/// Splits a line into its options (empty when it starts with a key type)
+/// and the key part that follows them, as `auth_check_authkey_line` does.
+fn split_options(line: &[u8]) -> Result<(&[u8], &[u8]), LineError> {
+    if blob_type_of_bytes(token(line)).is_some() {
+        return Ok((&[], line));
+    }
+    let end = end_of_options(line)?;
+    Ok((&line[..end], skip_blanks(&line[end..])))
+}
+
+fn skip_blanks(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&b| !is_blank(b)).unwrap_or(s.len());
+    &s[start..]
 }
 
 fn token(s: &[u8]) -> &[u8] {
@@ -274,11 +277,7 @@ fn read_key(s: &[u8]) -> Result<(&str, Vec<u8>), LineError> {
 
 /// The base64 field after the key type, decoded.
 fn decode_key_field(after_label: &[u8]) -> Result<Vec<u8>, LineError> {
-    let skip = after_label
-        .iter()
-        .position(|&b| !is_blank(b))
-        .unwrap_or(after_label.len());
-    let field = token(&after_label[skip..]);
+    let field = token(skip_blanks(after_label));
     if field.is_empty() {
         return Err(LineError::NoKey);
     }
@@ -301,11 +300,7 @@ fn content(raw: &[u8]) -> Option<&[u8]> {
     while let [rest @ .., b'\n' | b'\r'] = line {
         line = rest;
     }
-    let start = line
-        .iter()
-        .position(|&b| !is_blank(b))
-        .unwrap_or(line.len());
-    let line = &line[start..];
+    let line = skip_blanks(line);
     (!line.is_empty() && line[0] != b'#').then_some(line)
 }
 
@@ -317,26 +312,16 @@ pub fn may_match(raw: &[u8], fp: &Fingerprint) -> bool {
     let Some(line) = content(raw) else {
         return false;
     };
-    let key_part = if blob_type_of_bytes(token(line)).is_some() {
-        line
-    } else {
-        let Ok(end) = end_of_options(line) else {
-            return false;
-        };
-        const CA: &[u8] = b"cert-authority";
-        if line[..end]
-            .windows(CA.len())
-            .any(|w| w.eq_ignore_ascii_case(CA))
-        {
-            return true;
-        }
-        let rest = &line[end..];
-        let skip = rest
-            .iter()
-            .position(|&b| !is_blank(b))
-            .unwrap_or(rest.len());
-        &rest[skip..]
+    let Ok((options, key_part)) = split_options(line) else {
+        return false;
     };
+    const CA: &[u8] = b"cert-authority";
+    if options
+        .windows(CA.len())
+        .any(|w| w.eq_ignore_ascii_case(CA))
+    {
+        return true;
+    }
     let label = token(key_part);
     decode_key_field(&key_part[label.len()..]).is_ok_and(|blob| fp.matches(&blob))
 }

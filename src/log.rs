@@ -61,11 +61,6 @@ impl Log {
         Log { backend }
     }
 
-    /// A logger that only ever writes to stderr (for commands run by a person).
-    pub fn stderr_only() -> Log {
-        Log { backend: None }
-    }
-
     pub fn send(&mut self, severity: Severity, message: &str) {
         let sent = match self.backend.as_mut() {
             Some(logger) => match severity {
