@@ -210,22 +210,16 @@ pub fn check(account: &Account, files: &[String], group_exception: bool) -> Vec<
                     findings.push(cannot_look(&file, &e));
                     continue;
                 };
-                let closed = visible.join(
-                    file.strip_prefix(&visible)
-                        .ok()
-                        .and_then(|rest| rest.components().next())
-                        .map(|c| c.as_os_str().to_owned())
-                        .unwrap_or_default(),
-                );
-                if closed_dirs.contains(&closed) {
+                // `visible` is the directory we may stat but not search.
+                if closed_dirs.contains(&visible) {
                     continue;
                 }
-                closed_dirs.push(closed.clone());
+                closed_dirs.push(visible.clone());
                 match walk_dirs(&visible, home_real.as_deref(), &rules) {
                     Ok(offenders) if !offenders.is_empty() => findings.push(Finding::Refused {
                         file,
                         offenders,
-                        unseen: Some(closed),
+                        unseen: Some(visible),
                     }),
                     Ok(_) => findings.push(cannot_look(&file, &e)),
                     Err((path, e)) => findings.push(cannot_look(&path, &e)),

@@ -407,7 +407,9 @@ fn synology_home_0777_gets_a_warning_with_path_mode_and_fix() {
         WARNING,
         &[
             &format!("user {}", u.name),
-            &format!("sshd refuses {home}/.ssh/authorized_keys"),
+            &format!(
+                "sshd refuses {home}/.ssh/authorized_keys (if it exists: {home}/.ssh is closed to uid 65534"
+            ),
             &format!("bad ownership or modes for directory {home}"),
             &format!("owned by {} (uid {})", u.name, u.uid),
             "mode 0777 (group- and world-writable)",
