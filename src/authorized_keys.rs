@@ -23,11 +23,17 @@ pub struct KeyLine<'a> {
     /// The decoded public-key wire blob.
     pub blob: Vec<u8>,
     pub options: Options,
+    /// The options field as written; empty when the line starts with the key.
+    pub options_text: &'a [u8],
+    /// Whatever follows the key field, without leading blanks.
+    pub comment: &'a [u8],
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Options {
     pub cert_authority: bool,
+    /// Every `expiry-time` value; sshd honours the earliest.
+    pub expiry_times: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -195,15 +201,19 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<KeyLine<'_>>, LineError> {
     }
     // sshd reads the key before it parses the options.
     let (label, blob) = read_key(key_part)?;
-    let options = parse_options(options)?;
-    if options.1 && !options.0.cert_authority {
+    let (parsed, principals) = parse_options(options)?;
+    if principals && !parsed.cert_authority {
         return Err(LineError::PrincipalsWithoutCa);
     }
+    let after_label = skip_blanks(&key_part[label.len()..]);
+    let comment = skip_blanks(&after_label[token(after_label).len()..]);
     Ok(Some(KeyLine {
         text: line,
         label,
         blob,
-        options: options.0,
+        options: parsed,
+        options_text: options,
+        comment,
     }))
 }
 
@@ -346,12 +356,9 @@ fn check_key_data(blob: &[u8]) -> Result<(), LineError> {
                 .n
                 .as_positive_bytes()
                 .ok_or_else(|| bad(&"negative modulus"))?;
-            let bits = match n.first() {
-                Some(&b) => n.len() * 8 - b.leading_zeros() as usize,
-                None => 0,
-            };
+            let bits = mpint_bits(n);
             if !(1024..=16384).contains(&bits) {
-                return Err(LineError::RsaSize(bits));
+                return Err(LineError::RsaSize(bits as usize));
             }
         }
         KeyData::Ecdsa(ec) => check_point(ec.curve(), ec.as_sec1_bytes())?,
@@ -361,6 +368,14 @@ fn check_key_data(blob: &[u8]) -> Result<(), LineError> {
         _ => {}
     }
     Ok(())
+}
+
+/// The size of a big-endian positive integer, in bits.
+pub fn mpint_bits(be: &[u8]) -> u32 {
+    match be.first() {
+        Some(&b) => be.len() as u32 * 8 - b.leading_zeros(),
+        None => 0,
+    }
 }
 
 fn check_point(curve: ssh_key::EcdsaCurve, sec1: &[u8]) -> Result<(), LineError> {
@@ -411,6 +426,7 @@ fn parse_options(mut s: &[u8]) -> Result<(Options, bool), LineError> {
             if !valid_expiry(&v) {
                 return Err(LineError::BadOption("invalid expires time"));
             }
+            opts.expiry_times.push(v);
         } else if matches(&mut s, b"environment") {
             let v = dequote(&mut s)?;
             if env_names.len() > 1024 {

@@ -5,10 +5,11 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+use crate::admin;
 use crate::exit::Exit;
 use crate::keys;
 
@@ -23,8 +24,10 @@ use crate::keys;
         It prints the user's lines from /etc/keyward/users/USER (a file, or a directory of \
         fragments) and logs to syslog when sshd's StrictModes would refuse the user's own \
         ~/.ssh/authorized_keys, with the command that fixes it.",
-    after_help = "Exit status: 0 keys served (possibly none); 64 usage error; 65 refused user name or \
-        fingerprint; 74 I/O error; 77 unsafe or tampered store or config; 78 broken config."
+    after_help = "Exit status: 0 done (for keys: keys served, possibly none); 1 check or audit found \
+        something to fix, or remove matched nothing; 64 usage error; 65 refused input (user name, \
+        fingerprint, key line, duplicate key); 74 I/O error; 75 store locked by another keyward; \
+        77 unsafe or tampered store or config, or not root; 78 broken config or missing store."
 )]
 pub struct Cli {
     /// Config file [default: /etc/keyward/keyward.toml; built-in defaults if absent]
@@ -57,6 +60,77 @@ pub enum Command {
         )]
         args: Vec<OsString>,
     },
+
+    /// Add key lines to USER's store entry (checked as sshd reads them; all or nothing)
+    Add {
+        /// Store keys for a user the user database does not know (yet)
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+        user: OsString,
+        /// Key file, or - for standard input
+        #[arg(value_name = "FILE|-", default_value = "-")]
+        file: PathBuf,
+    },
+
+    /// Remove USER's keys with this fingerprint (SHA256:... or MD5:...) or comment
+    Remove {
+        #[arg(long)]
+        json: bool,
+        user: OsString,
+        #[arg(value_name = "FINGERPRINT|COMMENT")]
+        key: OsString,
+    },
+
+    /// One row per key in the store: type, bits, fingerprint, expiry, source, options, comment
+    List {
+        #[arg(long)]
+        json: bool,
+        user: Option<OsString>,
+    },
+
+    /// Copy keys from users' own AuthorizedKeysFiles into the store (homes are only read)
+    Import {
+        /// Every account in the user database
+        #[arg(long, conflicts_with = "users")]
+        all: bool,
+        /// Show what would be taken and skipped; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sshd: SshdArgs,
+        #[arg(value_name = "USER")]
+        users: Vec<OsString>,
+    },
+
+    /// Explain what sshd will do with USER's keys, and what to change
+    Check {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sshd: SshdArgs,
+        user: OsString,
+    },
+
+    /// Check the whole store; exit 1 if anything needs attention (for cron)
+    Audit {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which sshd to ask (`sshd -T`), for systems with more than one.
+#[derive(clap::Args, Debug)]
+pub struct SshdArgs {
+    /// sshd binary to run `-T` with
+    #[arg(long, value_name = "PATH", default_value = crate::sshd::DEFAULT_SSHD)]
+    pub sshd: PathBuf,
+    /// sshd_config to read instead of sshd's default
+    #[arg(long, value_name = "FILE")]
+    pub sshd_config: Option<PathBuf>,
 }
 
 /// Parses `args` (program name first) and runs the command.
@@ -87,6 +161,65 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
             let _ = out.flush();
             exit
         }
+        command => match admin(cli.config.as_deref(), command) {
+            Ok(exit) => exit,
+            Err(f) => {
+                eprintln!("keyward: {f}");
+                f.exit
+            }
+        },
+    }
+}
+
+fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
+    let config = admin::load_config(config_path)?;
+    let json = match &command {
+        Command::Keys { .. } => false,
+        Command::Add { json, .. }
+        | Command::Remove { json, .. }
+        | Command::List { json, .. }
+        | Command::Import { json, .. }
+        | Command::Check { json, .. }
+        | Command::Audit { json } => *json,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let out = &mut admin::Out {
+        json,
+        stdout: &mut stdout,
+    };
+    match command {
+        Command::Keys { .. } => Ok(Exit::Usage),
+        Command::Add {
+            force, user, file, ..
+        } => admin::add::run(&config, &user, &file, force, out),
+        Command::Remove { user, key, .. } => admin::remove::run(&config, &user, &key, out),
+        Command::List { user, .. } => admin::list::run(&config, user.as_deref(), out),
+        Command::Import {
+            all,
+            dry_run,
+            sshd,
+            users,
+            ..
+        } => {
+            let req = admin::import::Request {
+                users: &users,
+                all,
+                dry_run,
+                sshd: &sshd.sshd,
+                sshd_config: sshd.sshd_config.as_deref(),
+            };
+            admin::import::run(&config, &req, out)
+        }
+        Command::Check { sshd, user, .. } => {
+            let req = admin::check::Request {
+                config: config_path,
+                user: &user,
+                sshd: &sshd.sshd,
+                sshd_config: sshd.sshd_config.as_deref(),
+            };
+            admin::check::run(&config, &req, out)
+        }
+        Command::Audit { .. } => admin::audit::run(&config, out),
     }
 }
 
@@ -101,6 +234,7 @@ mod tests {
     fn keys_args(args: &[&str]) -> Vec<OsString> {
         match parse(args).unwrap().command {
             Command::Keys { args } => args,
+            other => panic!("{other:?}"),
         }
     }
 

@@ -166,6 +166,15 @@ impl Config {
         self.syslog.facility.parse::<syslog::Facility>().ok()
     }
 
+    /// Whether the installed sshd applies Debian's one-member-group rule.
+    pub fn group_exception(&self) -> bool {
+        match self.home_check.group_exception {
+            GroupException::On => true,
+            GroupException::Off => false,
+            GroupException::Auto => Path::new("/etc/debian_version").exists(),
+        }
+    }
+
     pub fn users_dir(&self) -> PathBuf {
         self.store.join("users")
     }

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::authorized_keys::{self, KeyLine};
-use crate::config::{Config, ConfigError, GroupException};
+use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprint;
 use crate::log::{self, Log};
@@ -238,12 +238,8 @@ fn home_check(config: &Config, user: &UserName, log: &mut Log) {
         uid: pw.uid(),
         home: pw.home_dir().to_path_buf(),
     };
-    let group_exception = match config.home_check.group_exception {
-        GroupException::On => true,
-        GroupException::Off => false,
-        GroupException::Auto => Path::new("/etc/debian_version").exists(),
-    };
-    for finding in strict_modes::check(&account, &config.home_check.files, group_exception) {
+    let files = &config.home_check.files;
+    for finding in strict_modes::check(&account, files, config.group_exception()) {
         log.send(finding.severity(), &finding.message(&account.name));
     }
 }

@@ -3,13 +3,18 @@
 
 #![deny(unsafe_code)]
 
+pub mod admin;
 pub mod authorized_keys;
 pub mod cli;
 pub mod config;
+pub mod edit;
 pub mod exit;
 pub mod fingerprint;
+pub mod inventory;
 pub mod keys;
 pub mod log;
+pub mod report;
+pub mod sshd;
 pub mod store;
 pub mod strict_modes;
 pub mod trusted;

@@ -93,7 +93,7 @@ pub struct Source {
 }
 
 /// Fragments an admin's tools leave behind, never meant to be keys.
-fn is_skipped_fragment(name: &[u8]) -> bool {
+pub fn is_skipped_fragment(name: &[u8]) -> bool {
     let contains = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
     name.starts_with(b".")
         || name.ends_with(b"~")
@@ -105,34 +105,50 @@ fn is_skipped_fragment(name: &[u8]) -> bool {
 /// Reads every store file for `user`. A missing `users/` directory or entry
 /// means no keys; a missing store root is a misconfiguration.
 pub fn read_user(store: &Path, user: &UserName) -> Result<Vec<Source>, UnsafePath> {
+    let Some(users) = open_users(store)? else {
+        return Ok(Vec::new());
+    };
+    match open_entry(&users, user)? {
+        Some(entry) => read_entry(&entry),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Opens `<store>/users`; `None` when the store has no `users/` yet.
+pub fn open_users(store: &Path) -> Result<Option<Trusted>, UnsafePath> {
     let root = trusted::open(store)?;
     root.expect_dir()?;
     let users = match trusted::open_at(&root, OsStr::new("users")) {
         Ok(u) => u,
-        Err(UnsafePath::NotFound(_)) => return Ok(Vec::new()),
+        Err(UnsafePath::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
     users.expect_dir()?;
-    let entry = match trusted::open_at(&users, user.as_os_str()) {
-        Ok(e) => e,
-        Err(UnsafePath::NotFound(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
+    Ok(Some(users))
+}
+
+/// Opens `users/<user>`, a file or a fragment directory; `None` if absent.
+pub fn open_entry(users: &Trusted, user: &UserName) -> Result<Option<Trusted>, UnsafePath> {
+    match trusted::open_at(users, user.as_os_str()) {
+        Ok(e) => Ok(Some(e)),
+        Err(UnsafePath::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads an entry: the file itself, or its fragments in name order.
+pub fn read_entry(entry: &Trusted) -> Result<Vec<Source>, UnsafePath> {
     let mut budget = MAX_USER_BYTES;
     match entry.kind {
-        Kind::File => Ok(vec![read(&entry, &mut budget)?]),
-        Kind::Dir => {
-            let mut names = fragment_names(&entry)?;
-            names.sort();
-            names
-                .iter()
-                .map(|name| {
-                    let f = trusted::open_at(&entry, name)?;
-                    f.expect_file()?;
-                    read(&f, &mut budget)
-                })
-                .collect()
-        }
+        Kind::File => Ok(vec![read(entry, &mut budget)?]),
+        Kind::Dir => fragment_names(entry)?
+            .iter()
+            .map(|name| {
+                let f = trusted::open_at(entry, name)?;
+                f.expect_file()?;
+                read(&f, &mut budget)
+            })
+            .collect(),
     }
 }
 
@@ -145,7 +161,13 @@ fn read(t: &Trusted, budget: &mut u64) -> Result<Source, UnsafePath> {
     })
 }
 
-fn fragment_names(dir: &Trusted) -> Result<Vec<OsString>, UnsafePath> {
+/// The names a directory lists, in name order, without `.`, `..` and, when
+/// `all` is false, without what `is_skipped_fragment` sets aside.
+pub fn fragment_names(dir: &Trusted) -> Result<Vec<OsString>, UnsafePath> {
+    list_dir(dir, false)
+}
+
+pub fn list_dir(dir: &Trusted, all: bool) -> Result<Vec<OsString>, UnsafePath> {
     let io = |err| UnsafePath::Io {
         path: dir.path.clone(),
         err,
@@ -159,11 +181,12 @@ fn fragment_names(dir: &Trusted) -> Result<Vec<OsString>, UnsafePath> {
     for entry in d.iter() {
         let entry = entry.map_err(io)?;
         let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." || is_skipped_fragment(name) {
+        if name == b"." || name == b".." || (!all && is_skipped_fragment(name)) {
             continue;
         }
         names.push(OsString::from_vec(name.to_vec()));
     }
+    names.sort();
     Ok(names)
 }
 

@@ -106,7 +106,16 @@ impl Finding {
         }
     }
 
+    /// The log line: what is wrong, then `fix: ...`.
     pub fn message(&self, user: &str) -> String {
+        match self.parts(user) {
+            (what, Some(fix)) => format!("{what}; fix: {fix}"),
+            (what, None) => what,
+        }
+    }
+
+    /// What is wrong, and the commands that fix it, apart.
+    pub fn parts(&self, user: &str) -> (String, Option<String>) {
         let u = log::escape(user.as_bytes());
         match self {
             Finding::Refused {
@@ -116,7 +125,7 @@ impl Finding {
             } => {
                 let (what, fix) = describe_all(offenders, user);
                 let Some(first) = offenders.first() else {
-                    return format!("user {u}: sshd refuses {}", log::path(file));
+                    return (format!("user {u}: sshd refuses {}", log::path(file)), None);
                 };
                 let unseen = match unseen {
                     Some(dir) => format!(
@@ -126,32 +135,43 @@ impl Finding {
                     ),
                     None => String::new(),
                 };
-                format!(
-                    "user {u}: sshd refuses {}{unseen} (StrictModes: bad ownership or modes for {} {}): \
-                     {what}; keyward serves this user's keys from its store instead; fix: {fix}",
-                    log::path(file),
-                    if first.is_dir { "directory" } else { "file" },
-                    log::path(&first.path),
+                (
+                    format!(
+                        "user {u}: sshd refuses {}{unseen} (StrictModes: bad ownership or modes for {} {}): \
+                         {what}; keyward serves this user's keys from its store instead",
+                        log::path(file),
+                        if first.is_dir { "directory" } else { "file" },
+                        log::path(&first.path),
+                    ),
+                    Some(fix),
                 )
             }
-            Finding::NotRegular { file } => format!(
-                "user {u}: sshd refuses {}: not a regular file; keyward serves this user's keys from its store instead; \
-                 fix: move it aside (mv {0} {0}.bad)",
-                log::path(file)
+            Finding::NotRegular { file } => (
+                format!(
+                    "user {u}: sshd refuses {}: not a regular file; keyward serves this user's keys from its store instead",
+                    log::path(file)
+                ),
+                Some(format!("move it aside (mv {0} {0}.bad)", log::path(file))),
             ),
             Finding::UnsafeHome { home, offenders } => {
                 let (what, fix) = describe_all(offenders, user);
-                format!(
-                    "user {u}: home {} is unsafe for sshd: {what}; sshd would refuse any authorized_keys under it \
-                     (StrictModes), keyward's store is not affected; fix: {fix}",
-                    log::path(home)
+                (
+                    format!(
+                        "user {u}: home {} is unsafe for sshd: {what}; sshd would refuse any authorized_keys under it \
+                         (StrictModes), keyward's store is not affected",
+                        log::path(home)
+                    ),
+                    Some(fix),
                 )
             }
-            Finding::CannotLook { path, err } => format!(
-                "user {u}: cannot check {} as uid {}: {err}; the home check needs search permission there \
-                 (run `keyward keys {u}` as root to see the verdict)",
-                log::path(path),
-                nix::unistd::geteuid()
+            Finding::CannotLook { path, err } => (
+                format!(
+                    "user {u}: cannot check {} as uid {}: {err}; the home check needs search permission there \
+                     (run `keyward keys {u}` as root to see the verdict)",
+                    log::path(path),
+                    nix::unistd::geteuid()
+                ),
+                None,
             ),
         }
     }
@@ -261,6 +281,24 @@ pub fn check(account: &Account, files: &[String], group_exception: bool) -> Vec<
     findings
 }
 
+/// sshd's check of the AuthorizedKeysCommand program (`subprocess`, run
+/// whatever StrictModes says): its real path and every directory up to `/`
+/// owned by root and writable by nobody else (Debian: unless root is the
+/// group's only member). `Err` names what could not be examined.
+pub fn program_check(program: &Path, group_exception: bool) -> Result<Vec<Offender>, String> {
+    let rules = Rules {
+        uid: 0,
+        group_exception,
+    };
+    let meta = std::fs::metadata(program)
+        .map_err(|e| format!("cannot stat {}: {e}", log::path(program)))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", log::path(program)));
+    }
+    walk(program, &meta, None, &rules)
+        .map_err(|(p, e)| format!("cannot check {}: {e}", log::path(&p)))
+}
+
 fn cannot_look(path: &Path, e: &io::Error) -> Finding {
     Finding::CannotLook {
         path: path.to_path_buf(),
@@ -350,6 +388,15 @@ fn home_check(home: &Path, rules: &Rules) -> Result<Vec<Offender>, WalkError> {
     Ok(rules.offender(&real, &m).into_iter().collect())
 }
 
+/// Every account in the user database (`getpwent`).
+pub fn all_users() -> Vec<uzers::User> {
+    // SAFETY: getpwent iteration is not thread-safe; keyward is single-threaded
+    // and nothing else walks the passwd database while this runs.
+    #[allow(unsafe_code)]
+    let users = unsafe { uzers::all_users() }.collect();
+    users
+}
+
 /// Debian's test for a group-writable path: the group must have exactly one
 /// member, counting users whose primary group it is (each must be `uid`) and
 /// the group's member list (which may only name the path's owner).
@@ -358,10 +405,7 @@ fn sole_member(gid: u32, owner: u32, uid: u32) -> bool {
         return false;
     };
     let mut members = 0;
-    // SAFETY: getpwent iteration is not thread-safe; keyward is single-threaded
-    // and nothing else walks the passwd database while this runs.
-    #[allow(unsafe_code)]
-    for user in unsafe { uzers::all_users() } {
+    for user in all_users() {
         if user.primary_group_id() == gid {
             members += 1;
             if user.uid() != uid {

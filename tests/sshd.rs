@@ -23,44 +23,13 @@ struct Sshd {
 impl Sshd {
     /// sshd with the config the README documents, plus test-only settings.
     fn start(t: &Tree) -> Sshd {
-        let host_key = t.root.join("ssh_host_ed25519_key");
-        if !host_key.exists() {
-            let st = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(&host_key)
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
         mkdir(Path::new("/run/sshd"), 0o755);
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let config = t.root.join("sshd_config");
-        write(
-            &config,
-            format!(
-                "ListenAddress 127.0.0.1:{port}\n\
-                 HostKey {}\n\
-                 PidFile none\n\
-                 StrictModes yes\n\
-                 UsePAM no\n\
-                 LogLevel VERBOSE\n\
-                 PasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\n\
-                 MaxStartups 100\n\
-                 MaxSessions 100\n\
-                 AuthorizedKeysFile .ssh/authorized_keys\n\
-                 AuthorizedKeysCommand {} --config {} keys %u %f\n\
-                 AuthorizedKeysCommandUser nobody\n",
-                host_key.display(),
-                t.bin.display(),
-                t.config.display()
-            ),
-            0o644,
-        );
+        let config = t.sshd_config(port, "AuthorizedKeysFile .ssh/authorized_keys\n");
         let log = t.root.join("sshd.log");
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-e", "-f"])

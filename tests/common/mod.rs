@@ -116,6 +116,66 @@ impl Tree {
         sshd_like(&mut cmd)
     }
 
+    /// The sshd_config the README documents, pointed at this tree's binary
+    /// and config, listening on 127.0.0.1:`port`, with `extra` lines first
+    /// (sshd takes the first value of a keyword).
+    pub fn sshd_config(&self, port: u16, extra: &str) -> PathBuf {
+        let host_key = self.root.join("ssh_host_ed25519_key");
+        if !host_key.exists() {
+            let st = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&host_key)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        let config = self.root.join("sshd_config");
+        write(
+            &config,
+            format!(
+                "{extra}\
+                 ListenAddress 127.0.0.1:{port}\n\
+                 HostKey {}\n\
+                 PidFile none\n\
+                 StrictModes yes\n\
+                 UsePAM no\n\
+                 LogLevel VERBOSE\n\
+                 PasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\n\
+                 MaxStartups 100\n\
+                 MaxSessions 100\n\
+                 AuthorizedKeysCommand {} --config {} keys %u %f\n\
+                 AuthorizedKeysCommandUser nobody\n",
+                host_key.display(),
+                self.bin.display(),
+                self.config.display()
+            ),
+            0o644,
+        );
+        config
+    }
+
+    /// Runs `keyward --config <cfg> ARGS` as root, stdin from /dev/null.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        self.admin_with_input(args, b"")
+    }
+
+    /// The same with `input` on stdin.
+    pub fn admin_with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(&self.bin)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// A fresh ed25519 key pair in the tree; returns (private key path, public line).
     pub fn keygen(&self, name: &str) -> (PathBuf, String) {
         keygen(&self.root.join("keys"), name, "ed25519")
@@ -308,4 +368,8 @@ impl Drop for User {
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -1,0 +1,499 @@
+//! `keyward check USER`, the doctor: what sshd will do with this user's keys
+//! and why, asked of the installed sshd and tried the way sshd tries it.
+
+use std::ffi::OsStr;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use serde::Serialize;
+use uzers::os::unix::UserExt;
+
+use super::{Out, Outcome};
+use crate::config::Config;
+use crate::exit::Exit;
+use crate::inventory::{self, Now, Record};
+use crate::report::{Level, Report};
+use crate::sshd::{self, Settings};
+use crate::store::{self, UserName};
+use crate::strict_modes::{self, Account, Finding};
+
+pub struct Request<'a> {
+    /// The `--config` given to this command, to compare with sshd's.
+    pub config: Option<&'a Path>,
+    pub user: &'a OsStr,
+    pub sshd: &'a Path,
+    pub sshd_config: Option<&'a Path>,
+}
+
+#[derive(Serialize)]
+struct CheckReport<'a> {
+    user: String,
+    #[serde(flatten)]
+    report: &'a Report,
+}
+
+/// Lines sshd would print to the drop-in, for fixes.
+const AKC_LINES: &str =
+    "AuthorizedKeysCommand /usr/bin/keyward keys %u %f\" and \"AuthorizedKeysCommandUser nobody";
+
+pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
+    let user = super::user_name(req.user)?;
+    let mut r = Report::default();
+    let account = match uzers::get_user_by_name(user.as_os_str()) {
+        Some(pw) => Some(Account {
+            name: pw.name().to_string_lossy().into_owned(),
+            uid: pw.uid(),
+            home: pw.home_dir().to_path_buf(),
+        }),
+        None => {
+            r.error(
+                format!("no user {} in the user database: sshd refuses the login before any key is tried", user.display()),
+                Some(format!("create the account, or check the spelling (getent passwd {})", user.display())),
+            );
+            None
+        }
+    };
+
+    let settings = match sshd::effective(req.sshd, req.sshd_config, &user.display()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            r.error(
+                format!("cannot ask sshd for its settings: {e}"),
+                Some("run keyward check as root on the machine that runs sshd (sshd -T needs the host keys)".into()),
+            );
+            None
+        }
+    };
+    // The store is read first (the command is tried with one of its keys)
+    // but reported after sshd's side, in the order sshd works.
+    let mut store_report = Report::default();
+    let keys = store_keys(config, &user, &mut store_report);
+    if let Some(s) = &settings {
+        sshd_settings(s, &user, &mut r);
+        if let Some(argv) = command(s, config, req.config, &mut r) {
+            if let (Some(run_as), Some(account)) = (command_user(s, &user, &mut r), &account) {
+                try_command(&argv, &run_as, account, keys.as_deref(), &mut r);
+            }
+        }
+    }
+    r.findings.append(&mut store_report.findings);
+    if let Some(account) = &account {
+        let files = match &settings {
+            Some(s) => s.authorized_keys_files.clone(),
+            None => config.home_check.files.clone(),
+        };
+        let strict = settings.as_ref().is_none_or(|s| s.strict_modes);
+        own_files(account, &files, strict, config.group_exception(), &mut r);
+    }
+
+    let report = CheckReport {
+        user: user.display(),
+        report: &r,
+    };
+    out.emit(&report, |w| r.print_text(w))?;
+    Ok(if r.worst() >= Level::Warning {
+        Exit::Attention
+    } else {
+        Exit::Ok
+    })
+}
+
+fn sshd_settings(s: &Settings, user: &UserName, r: &mut Report) {
+    if s.pubkey_authentication {
+        r.ok("sshd: PubkeyAuthentication yes");
+    } else {
+        r.error(
+            format!("sshd: PubkeyAuthentication no for {}: no key is ever accepted", user.display()),
+            Some("set PubkeyAuthentication yes in sshd_config (and in any Match block for this user), then reload sshd".into()),
+        );
+    }
+    let files = if s.authorized_keys_files.is_empty() {
+        "none".to_string()
+    } else {
+        s.authorized_keys_files.join(" ")
+    };
+    r.info(format!(
+        "sshd: StrictModes {}, AuthorizedKeysFile {files}",
+        if s.strict_modes { "yes" } else { "no" }
+    ));
+}
+
+/// Judges the AuthorizedKeysCommand line; returns its argv when sshd would
+/// run it and it is keyward.
+fn command(
+    s: &Settings,
+    config: &Config,
+    config_path: Option<&Path>,
+    r: &mut Report,
+) -> Option<Vec<String>> {
+    let Some(line) = &s.command else {
+        r.error(
+            "sshd: no AuthorizedKeysCommand: sshd never asks keyward, the store is unused",
+            Some(format!("add \"{AKC_LINES}\" to sshd_config before any Match block, then `sshd -t` and reload sshd")),
+        );
+        return None;
+    };
+    let argv = match sshd::argv_split(line) {
+        Ok(a) => a,
+        Err(e) => {
+            r.error(
+                format!("sshd: AuthorizedKeysCommand \"{line}\" {e}: sshd skips it"),
+                Some("fix the quotes on that line".into()),
+            );
+            return None;
+        }
+    };
+    if !argv[0].starts_with('/') {
+        r.error(
+            format!(
+                "sshd: AuthorizedKeysCommand {} is not an absolute path: sshd refuses to start",
+                argv[0]
+            ),
+            Some("give the full path, /usr/bin/keyward".into()),
+        );
+        return None;
+    }
+    let Some((command_config, args)) = keyward_args(&argv) else {
+        r.error(
+            format!("sshd: AuthorizedKeysCommand is \"{line}\", not keyward: sshd has one such slot and the first value wins"),
+            Some("remove the other command, or keep it and leave keyward out".into()),
+        );
+        return None;
+    };
+    let this_config = config_path.unwrap_or(Path::new(crate::config::DEFAULT_PATH));
+    let theirs = command_config.map_or(Path::new(crate::config::DEFAULT_PATH), Path::new);
+    if theirs != this_config {
+        r.warning(
+            format!(
+                "sshd's command reads the config {}, this check read {}: the store findings may not be sshd's",
+                theirs.display(),
+                this_config.display()
+            ),
+            Some(format!("keyward --config {} check USER", theirs.display())),
+        );
+    }
+    let mut good = true;
+    for a in &argv[1..] {
+        for t in sshd::unknown_tokens(a) {
+            good = false;
+            r.error(
+                format!("sshd: AuthorizedKeysCommand uses {t}, which sshd 9.2 does not expand: it drops the whole connection"),
+                Some("use only %u and %f: AuthorizedKeysCommand /usr/bin/keyward keys %u %f".into()),
+            );
+        }
+    }
+    if let Some(hash) = args.iter().find(|a| a.starts_with('#')) {
+        good = false;
+        r.error(
+            format!("sshd: the AuthorizedKeysCommand line ends in \"{hash} ...\": sshd passes a trailing comment as arguments and keyward refuses them"),
+            Some("move the comment to a line of its own".into()),
+        );
+    } else if !(1..=2).contains(&args.len()) {
+        good = false;
+        r.error(
+            format!("sshd: AuthorizedKeysCommand passes {} argument(s) after `keys`; keyward takes USER [FINGERPRINT] and exits 64", args.len()),
+            Some("AuthorizedKeysCommand /usr/bin/keyward keys %u %f".into()),
+        );
+    } else {
+        if args[0] != "%u" {
+            r.warning(
+                format!("sshd: keyward is asked for \"{}\" instead of %u: every login looks up that name", args[0]),
+                Some("pass %u as the first argument".into()),
+            );
+        }
+        match args.get(1).map(String::as_str) {
+            Some("%f") => {}
+            None => r.info("sshd: no %f: keyward prints all of the user's keys and sshd picks; %f is faster for users with many keys"),
+            Some(other) => {
+                good = false;
+                r.error(
+                    format!("sshd: the second argument is \"{other}\", not %f: keyward refuses anything but a fingerprint there"),
+                    Some("AuthorizedKeysCommand /usr/bin/keyward keys %u %f".into()),
+                );
+            }
+        }
+    }
+    match strict_modes::program_check(Path::new(&argv[0]), config.group_exception()) {
+        Ok(offenders) if offenders.is_empty() => {}
+        Ok(offenders) => {
+            let first = &offenders[0];
+            let fix: Vec<String> = offenders.iter().flat_map(|o| o.fixes("root")).collect();
+            r.error(
+                format!(
+                    "sshd refuses to run {} (Unsafe AuthorizedKeysCommand: bad ownership or modes for {} {}): {}",
+                    argv[0],
+                    if first.is_dir { "directory" } else { "file" },
+                    crate::log::path(&first.path),
+                    offenders.iter().map(|o| o.describe()).collect::<Vec<_>>().join("; ")
+                ),
+                Some(fix.join(" && ")),
+            );
+            good = false;
+        }
+        Err(e) => {
+            r.error(
+                format!("sshd cannot run {}: {e}", argv[0]),
+                Some("install keyward at that path, root-owned, mode 0755".into()),
+            );
+            good = false;
+        }
+    }
+    if good {
+        r.ok(format!("sshd: AuthorizedKeysCommand {line}"));
+    }
+    good.then_some(argv)
+}
+
+/// For `keyward [--config FILE] keys ARGS...`: the config and ARGS.
+fn keyward_args(argv: &[String]) -> Option<(Option<&str>, &[String])> {
+    match argv.get(1..)? {
+        [keys, args @ ..] if keys == "keys" => Some((None, args)),
+        [opt, file, keys, args @ ..] if opt == "--config" && keys == "keys" => {
+            Some((Some(file.as_str()), args))
+        }
+        [opt, keys, args @ ..] if opt.starts_with("--config=") && keys == "keys" => {
+            Some((Some(&opt["--config=".len()..]), args))
+        }
+        _ => None,
+    }
+}
+
+/// The user sshd runs the command as, if it exists.
+fn command_user(s: &Settings, user: &UserName, r: &mut Report) -> Option<uzers::User> {
+    let Some(raw) = &s.command_user else {
+        r.error(
+            "sshd: no AuthorizedKeysCommandUser: sshd skips the command (\"No user for AuthorizedKeysCommand specified\")",
+            Some("add AuthorizedKeysCommandUser nobody next to AuthorizedKeysCommand".into()),
+        );
+        return None;
+    };
+    let name = sshd::expand(raw, &[('u', &user.display())]);
+    let Some(pw) = uzers::get_user_by_name(&name) else {
+        r.error(
+            format!(
+                "sshd: AuthorizedKeysCommandUser {name} does not exist: sshd skips the command"
+            ),
+            Some(
+                "set AuthorizedKeysCommandUser to an existing unprivileged account, such as nobody"
+                    .into(),
+            ),
+        );
+        return None;
+    };
+    if pw.uid() == 0 {
+        r.warning(
+            format!("sshd: AuthorizedKeysCommandUser {name} is root; keyward needs no privilege to serve keys"),
+            Some("AuthorizedKeysCommandUser nobody".into()),
+        );
+    } else {
+        r.ok(format!(
+            "sshd: AuthorizedKeysCommandUser {name} (uid {})",
+            pw.uid()
+        ));
+    }
+    Some(pw)
+}
+
+/// Runs the command exactly as sshd would (argv expanded, that user, sshd's
+/// environment, cwd `/`, stdin /dev/null) with the fingerprint of one of the
+/// user's keys, and checks the key comes back.
+fn try_command(
+    argv: &[String],
+    run_as: &uzers::User,
+    account: &Account,
+    keys: Option<&[Record]>,
+    r: &mut Report,
+) {
+    if !nix::unistd::geteuid().is_root() {
+        r.info("not root: the command was not tried as its user");
+        return;
+    }
+    let probe = keys.and_then(|k| k.iter().find(|k| !k.cert_authority && !k.expired));
+    let (fp, kind, blob) = match probe {
+        Some(k) => (
+            k.fingerprint.clone(),
+            k.kind.clone(),
+            base64::engine::general_purpose::STANDARD.encode(&k.blob),
+        ),
+        // A well-formed fingerprint no key has: only CA lines may come back.
+        None => (
+            format!("SHA256:{}", "A".repeat(43)),
+            "ssh-ed25519".into(),
+            String::new(),
+        ),
+    };
+    let uid = account.uid.to_string();
+    let home = account.home.to_string_lossy().into_owned();
+    let values = [
+        ('u', account.name.as_str()),
+        ('U', &uid),
+        ('h', &home),
+        ('f', &fp),
+        ('t', &kind),
+        ('k', &blob),
+    ];
+    let args: Vec<String> = argv[1..].iter().map(|a| sshd::expand(a, &values)).collect();
+    let run_name = run_as.name().to_string_lossy().into_owned();
+    let shown = format!("{} {}", argv[0], args.join(" "));
+    // std drops supplementary groups when it changes uid as root; sshd
+    // calls initgroups instead, which only matters for a command user in
+    // extra groups.
+    let result = Command::new(&argv[0])
+        .args(&args)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/games")
+        .env("USER", &run_name)
+        .env("LOGNAME", &run_name)
+        .env("HOME", run_as.home_dir())
+        .current_dir("/")
+        .uid(run_as.uid())
+        .gid(run_as.primary_group_id())
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    let output = match result {
+        Ok(o) => o,
+        Err(e) => {
+            r.error(
+                format!("running `{shown}` as {run_name} failed: {e}"),
+                Some(format!("make {} executable by {run_name}", argv[0])),
+            );
+            return;
+        }
+    };
+    let code = output.status.code().unwrap_or(-1);
+    if code != 0 {
+        let why = match code {
+            77 => "the store or config is unsafe (see the store finding above, or syslog)",
+            78 => "the config is broken or the store missing",
+            74 => "an I/O error, most often: the command user cannot read the store",
+            65 => "it refused the user name or fingerprint",
+            64 => "a usage error: the arguments on the AuthorizedKeysCommand line are wrong",
+            126 | 127 => "it could not be executed",
+            _ => "see syslog (tag keyward) for the reason",
+        };
+        r.error(
+            format!("`{shown}` as {run_name} exits {code}: {why}; sshd rejects every key"),
+            Some(
+                "journalctl -t keyward -n 20 (or /var/log/auth.log) shows keyward's reason".into(),
+            ),
+        );
+        return;
+    }
+    let lines = output
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    match probe {
+        Some(k)
+            if output
+                .stdout
+                .split(|&b| b == b'\n')
+                .any(|l| inventory::line_has_blob(l, &k.blob)) =>
+        {
+            r.ok(format!(
+                "sshd runs `{shown}` as {run_name}: exit 0, key {} ({}:{}) is served",
+                k.fingerprint, k.source, k.line
+            ))
+        }
+        Some(k) => r.error(
+            format!(
+                "sshd runs `{shown}` as {run_name}: exit 0 but key {} is not served",
+                k.fingerprint
+            ),
+            Some("journalctl -t keyward -n 20 shows what keyward read".into()),
+        ),
+        None => r.ok(format!(
+            "sshd runs `{shown}` as {run_name}: exit 0, {lines} line(s)"
+        )),
+    }
+}
+
+/// The user's keys in the store, with what is wrong with them.
+fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Record>> {
+    let sources = match store::read_user(&config.store, user) {
+        Ok(s) => s,
+        Err(e) => {
+            let failure = super::Failure::from(e);
+            r.error(format!("store: keyward serves nothing: {failure}"), None);
+            return None;
+        }
+    };
+    let keys = inventory::scan(&sources, &Now::system());
+    let u = user.display();
+    let usable = keys.records.iter().filter(|k| !k.expired).count();
+    for k in keys.records.iter().filter(|k| k.expired) {
+        r.warning(
+            format!(
+                "store: {}:{}: key {} is past its expiry-time; sshd refuses it",
+                k.source, k.line, k.fingerprint
+            ),
+            Some(format!("keyward remove {u} {}", k.fingerprint)),
+        );
+    }
+    for bad in &keys.invalid {
+        r.warning(
+            format!(
+                "store: {}:{}: line skipped: {}",
+                bad.source, bad.line, bad.reason
+            ),
+            Some(format!(
+                "correct or delete line {} of {}",
+                bad.line, bad.source
+            )),
+        );
+    }
+    if usable == 0 {
+        r.warning(
+            format!("store: no usable key for {u}: keyward serves nothing, sshd can only use the user's own files"),
+            Some(format!("keyward import {u}, or keyward add {u} KEYFILE")),
+        );
+    } else {
+        r.ok(format!(
+            "store: {usable} key(s) for {u} in {} file(s)",
+            sources.len()
+        ));
+    }
+    Some(keys.records)
+}
+
+/// StrictModes' verdict on each of the user's own key files.
+fn own_files(
+    account: &Account,
+    files: &[String],
+    strict: bool,
+    group_exception: bool,
+    r: &mut Report,
+) {
+    if !strict {
+        r.info("StrictModes no: sshd reads the user's own files whatever their modes");
+        return;
+    }
+    let findings = strict_modes::check(account, files, group_exception);
+    for f in &findings {
+        let (what, fix) = f.parts(&account.name);
+        let level = match f {
+            Finding::CannotLook { .. } => Level::Info,
+            _ => Level::Warning,
+        };
+        r.push(level, what, fix);
+    }
+    for pattern in files {
+        let path = strict_modes::expand(pattern, account);
+        let named = findings.iter().any(|f| matches!(f, Finding::Refused { file, .. } | Finding::NotRegular { file } if *file == path));
+        if named {
+            continue;
+        }
+        if std::fs::metadata(&path).is_ok() {
+            r.ok(format!(
+                "{}: sshd accepts its modes (StrictModes)",
+                crate::log::path(&path)
+            ));
+        } else {
+            r.info(format!("{}: absent", crate::log::path(&path)));
+        }
+    }
+}
