@@ -66,6 +66,7 @@ pub enum Command {
         /// Store keys for a user the user database does not know (yet)
         #[arg(long)]
         force: bool,
+        /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
         user: OsString,
@@ -76,6 +77,7 @@ pub enum Command {
 
     /// Remove USER's keys with this fingerprint (SHA256:... or MD5:...) or comment
     Remove {
+        /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
         user: OsString,
@@ -85,6 +87,7 @@ pub enum Command {
 
     /// One row per key in the store: type, bits, fingerprint, expiry, source, options, comment
     List {
+        /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
         user: Option<OsString>,
@@ -98,16 +101,19 @@ pub enum Command {
         /// Show what would be taken and skipped; write nothing
         #[arg(long)]
         dry_run: bool,
+        /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         sshd: SshdArgs,
+        /// Accounts whose keys to import
         #[arg(value_name = "USER")]
         users: Vec<OsString>,
     },
 
     /// Explain what sshd will do with USER's keys, and what to change
     Check {
+        /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -117,6 +123,7 @@ pub enum Command {
 
     /// Check the whole store; exit 1 if anything needs attention (for cron)
     Audit {
+        /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
     },
