@@ -109,6 +109,10 @@ measure() {  # name keys layout fp(yes/no) hc(on/off) config user catfile
     rss=$(/usr/bin/time -f %M "${args[@]}" 2>&1 >/dev/null | tail -1)
     summarize "$OUT/$name.json" "$name,$keys,$layout,$fp,$hc" "$rss"
 }
+# The biggest user without its index, then every user indexed the way
+# `keyward add` would leave them (the store above was written by hand).
+measure "file-100000-fp-noindex" 100000 file yes off "$B/home-off.toml" "u100000" "$B/store/users/u100000"
+"$B/keyward" --config "$B/home-off.toml" index >/dev/null
 for n in 1 100 10000 100000; do
     measure "file-$n-fp" $n file yes off "$B/home-off.toml" "u$n" "$B/store/users/u$n"
     measure "file-$n-all" $n file no off "$B/home-off.toml" "u$n" "$B/store/users/u$n"

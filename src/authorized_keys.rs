@@ -314,26 +314,42 @@ fn content(raw: &[u8]) -> Option<&[u8]> {
     (!line.is_empty() && line[0] != b'#').then_some(line)
 }
 
-/// A cheap pre-filter for fingerprint lookups: false only when the line can
-/// neither be a `cert-authority` line nor carry the key `fp` names. Lines it
-/// passes still go through `parse_line`, so nothing unchecked is ever served;
-/// lines it drops are not inspected (and not logged) at all.
-pub fn may_match(raw: &[u8], fp: &Fingerprint) -> bool {
-    let Some(line) = content(raw) else {
-        return false;
-    };
-    let Ok((options, key_part)) = split_options(line) else {
-        return false;
-    };
+/// What a fingerprint lookup needs to know about a raw line before parsing
+/// it: whether it can be a `cert-authority` line, or else the key blob it
+/// carries. `None` for lines that can be neither (comments, blanks, lines
+/// whose key field does not decode).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Candidate {
+    CertAuthority,
+    Key(Vec<u8>),
+}
+
+pub fn candidate(raw: &[u8]) -> Option<Candidate> {
+    let line = content(raw)?;
+    let (options, key_part) = split_options(line).ok()?;
     const CA: &[u8] = b"cert-authority";
     if options
         .windows(CA.len())
         .any(|w| w.eq_ignore_ascii_case(CA))
     {
-        return true;
+        return Some(Candidate::CertAuthority);
     }
     let label = token(key_part);
-    decode_key_field(&key_part[label.len()..]).is_ok_and(|blob| fp.matches(&blob))
+    decode_key_field(&key_part[label.len()..])
+        .ok()
+        .map(Candidate::Key)
+}
+
+/// A cheap pre-filter for fingerprint lookups: false only when the line can
+/// neither be a `cert-authority` line nor carry the key `fp` names. Lines it
+/// passes still go through `parse_line`, so nothing unchecked is ever served;
+/// lines it drops are not inspected (and not logged) at all.
+pub fn may_match(raw: &[u8], fp: &Fingerprint) -> bool {
+    match candidate(raw) {
+        Some(Candidate::CertAuthority) => true,
+        Some(Candidate::Key(blob)) => fp.matches(&blob),
+        None => false,
+    }
 }
 
 fn blob_type_name(blob: &[u8]) -> Result<&[u8], LineError> {

@@ -121,6 +121,15 @@ pub enum Command {
         user: OsString,
     },
 
+    /// Rebuild the fingerprint index of big users after editing the store by hand
+    Index {
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+        /// Users to index [default: every user in the store]
+        users: Vec<OsString>,
+    },
+
     /// Check the whole store; exit 1 if anything needs attention (for cron)
     Audit {
         /// Print one JSON document instead of text
@@ -187,6 +196,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
         | Command::List { json, .. }
         | Command::Import { json, .. }
         | Command::Check { json, .. }
+        | Command::Index { json, .. }
         | Command::Audit { json } => *json,
     };
     let mut stdout = std::io::stdout().lock();
@@ -226,6 +236,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
             };
             admin::check::run(&config, &req, out)
         }
+        Command::Index { users, .. } => admin::reindex::run(&config, &users, out),
         Command::Audit { .. } => admin::audit::run(&config, out),
     }
 }

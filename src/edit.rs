@@ -20,6 +20,7 @@ use nix::fcntl::{Flock, FlockArg, OFlag, openat, renameat};
 use nix::sys::stat::{Mode, fchmod, fstat, mkdirat};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, unlinkat};
 
+use crate::index;
 use crate::log;
 use crate::store::{self, Source, UserName};
 use crate::trusted::{self, Kind, Trusted, UnsafePath};
@@ -79,6 +80,7 @@ pub enum Entry {
 
 /// The store, locked for writing.
 pub struct Writer {
+    root: Trusted,
     users: Trusted,
     tmp: Trusted,
     _lock: Flock<File>,
@@ -103,10 +105,19 @@ impl Writer {
                 .map_err(io_err(&path))?;
         }
         Ok(Writer {
+            root,
             users,
             tmp,
             _lock: lock,
         })
+    }
+
+    /// Every valid user name in `users/`.
+    pub fn user_names(&self) -> Result<Vec<UserName>, EditError> {
+        Ok(store::list_dir(&self.users, true)?
+            .iter()
+            .filter_map(|n| UserName::new(n).ok())
+            .collect())
     }
 
     pub fn entry(&self, user: &UserName) -> Result<Entry, EditError> {
@@ -160,10 +171,14 @@ impl Writer {
                     Err(UnsafePath::NotFound(_)) => Vec::new(),
                     Err(e) => return Err(e.into()),
                 };
-                return self.write_appended(&d, &name, old, lines);
+                let written = self.write_appended(&d, &name, old, lines)?;
+                self.reindex(user)?;
+                return Ok(written);
             }
         };
-        self.write_appended(dir, &name, old, lines)
+        let written = self.write_appended(dir, &name, old, lines)?;
+        self.reindex(user)?;
+        Ok(written)
     }
 
     fn write_appended(
@@ -179,6 +194,32 @@ impl Writer {
         data.extend_from_slice(lines);
         self.replace(dir, name, &data)?;
         Ok(log::path(&dir.path.join(name)))
+    }
+
+    /// Rebuilds the user's fingerprint index from the files as they are
+    /// now, or removes it when the user's files are too small to need one.
+    /// Returns whether an index was written.
+    pub fn reindex(&self, user: &UserName) -> Result<bool, EditError> {
+        let files = match self.entry(user)? {
+            Entry::Missing => Vec::new(),
+            Entry::File(t) | Entry::Dir(t) => store::entry_files(t)?,
+        };
+        let sources = store::read_files(&files)?;
+        let total: u64 = sources.iter().map(|s| s.data.len() as u64).sum();
+        if total < index::MIN_BYTES {
+            if let Some(dir) = store::open_at_if_present(&self.root, OsStr::new(index::DIR))? {
+                let path = dir.path.join(user.as_os_str());
+                match unlinkat(dir.fd.as_fd(), user.as_os_str(), UnlinkatFlags::NoRemoveDir) {
+                    Ok(()) | Err(Errno::ENOENT) => {}
+                    Err(e) => return Err(io_err(&path)(e)),
+                }
+            }
+            return Ok(false);
+        }
+        let dir = ensure_dir(&self.root, index::DIR, 0o755)?;
+        let pairs: Vec<_> = files.iter().map(|f| f.id).zip(sources.iter()).collect();
+        self.replace(&dir, user.as_os_str(), &index::build(&pairs))?;
+        Ok(true)
     }
 
     /// Replaces `dir/name` with `data`: root-owned, mode 0644, synced.

@@ -13,10 +13,11 @@ use crate::authorized_keys::{self, KeyLine};
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprint;
+use crate::index;
 use crate::log::{self, Log};
 use crate::store::{self, UserName};
 use crate::strict_modes::{self, Account};
-use crate::trusted::UnsafePath;
+use crate::trusted::{self, UnsafePath};
 use uzers::os::unix::UserExt;
 
 /// Past this many invalid lines in one lookup, only a count is logged: a
@@ -38,6 +39,8 @@ pub struct Served {
     /// `file:line` of each plain key that matched the fingerprint.
     pub granted_by: Vec<String>,
     pub files: usize,
+    /// The lines came through the fingerprint index.
+    pub via_index: bool,
 }
 
 pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
@@ -140,45 +143,47 @@ pub fn lookup(
     fingerprint: Option<&Fingerprint>,
     log: &mut Log,
 ) -> Result<Served, UnsafePath> {
-    let sources = store::read_user(&config.store, user)?;
+    let Some(entry) = store::open_user(&config.store, user)? else {
+        return Ok(Served::default());
+    };
     let mut served = Served {
-        files: sources.len(),
+        files: entry.files.len(),
         ..Served::default()
     };
     let mut skipped = 0usize;
-    for source in &sources {
-        for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
-            // With a fingerprint, most lines are for other keys: hashing the
-            // key field is enough to set them aside without a full parse.
-            if fingerprint.is_some_and(|fp| !authorized_keys::may_match(raw, fp)) {
-                continue;
-            }
-            let line = match authorized_keys::parse_line(raw) {
-                Ok(Some(line)) => line,
-                Ok(None) => continue,
-                Err(e) => {
-                    skipped += 1;
-                    if skipped <= MAX_LINE_WARNINGS {
-                        log.warning(&format!(
-                            "{}:{}: line skipped: {e}",
-                            log::path(&source.path),
-                            i + 1
-                        ));
-                    }
-                    continue;
-                }
-            };
-            if select(&line, fingerprint) {
-                if line.options.cert_authority {
-                    served.ca_lines += 1;
-                } else if fingerprint.is_some() {
-                    served
-                        .granted_by
-                        .push(format!("{}:{}", log::path(&source.path), i + 1));
-                }
-                served.lines += 1;
-                served.output.extend_from_slice(line.text);
-                served.output.push(b'\n');
+    let total: u64 = entry.files.iter().map(|f| f.size).sum();
+    let indexed = match fingerprint {
+        Some(Fingerprint::Sha256(fp)) if total >= index::MIN_BYTES => {
+            index_hits(&entry, user, fp, log)?
+        }
+        _ => None,
+    };
+    if let Some(hits) = indexed {
+        served.via_index = true;
+        for (hit, raw) in &hits {
+            let path = &entry.files[hit.file as usize].path;
+            consider(
+                raw,
+                path,
+                hit.line as usize,
+                fingerprint,
+                &mut served,
+                &mut skipped,
+                log,
+            );
+        }
+    } else {
+        for source in store::read_files(&entry.files)? {
+            for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
+                consider(
+                    raw,
+                    &source.path,
+                    i + 1,
+                    fingerprint,
+                    &mut served,
+                    &mut skipped,
+                    log,
+                );
             }
         }
     }
@@ -190,6 +195,91 @@ pub fn lookup(
         ));
     }
     Ok(served)
+}
+
+/// A line the index pointed at, read from its store file.
+type IndexedLine = (index::Hit, Vec<u8>);
+
+/// The candidate lines the user's index names for `fp`, read from the store
+/// files; `None` (read everything) when there is no usable index.
+fn index_hits(
+    entry: &store::UserFiles,
+    user: &UserName,
+    fp: &[u8; 32],
+    log: &mut Log,
+) -> Result<Option<Vec<IndexedLine>>, UnsafePath> {
+    let Some(dir) = store::open_at_if_present(&entry.root, OsStr::new(index::DIR))? else {
+        return Ok(None);
+    };
+    dir.expect_dir()?;
+    let Some(file) = store::open_at_if_present(&dir, user.as_os_str())? else {
+        return Ok(None);
+    };
+    file.expect_file()?;
+    let bytes = trusted::read_all(&file, index::MAX_BYTES)?;
+    let stale = || {
+        format!(
+            "user {}: the index {} does not match the store files; reading them in full. \
+             Run `keyward index {}` after editing the store by hand",
+            user.display(),
+            log::path(&file.path),
+            user.display()
+        )
+    };
+    let Some(hits) = index::lookup(&bytes, &entry.files, fp) else {
+        log.notice(&stale());
+        return Ok(None);
+    };
+    let mut lines = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let f = hit.file as usize;
+        let Some(raw) = entry.files.get(f).and_then(|t| index::read_line(t, &hit)) else {
+            log.notice(&stale());
+            return Ok(None);
+        };
+        lines.push((hit, raw));
+    }
+    Ok(Some(lines))
+}
+
+/// One raw store line: served if sshd accepts it and it is selected.
+fn consider(
+    raw: &[u8],
+    path: &Path,
+    number: usize,
+    fingerprint: Option<&Fingerprint>,
+    served: &mut Served,
+    skipped: &mut usize,
+    log: &mut Log,
+) {
+    // With a fingerprint, most lines are for other keys: hashing the key
+    // field is enough to set them aside without a full parse.
+    if fingerprint.is_some_and(|fp| !authorized_keys::may_match(raw, fp)) {
+        return;
+    }
+    let line = match authorized_keys::parse_line(raw) {
+        Ok(Some(line)) => line,
+        Ok(None) => return,
+        Err(e) => {
+            *skipped += 1;
+            if *skipped <= MAX_LINE_WARNINGS {
+                log.warning(&format!("{}:{number}: line skipped: {e}", log::path(path)));
+            }
+            return;
+        }
+    };
+    if select(&line, fingerprint) {
+        if line.options.cert_authority {
+            served.ca_lines += 1;
+        } else if fingerprint.is_some() {
+            served
+                .granted_by
+                .push(format!("{}:{number}", log::path(path)));
+        }
+        served.lines += 1;
+        served.output.extend_from_slice(line.text);
+        served.output.push(b'\n');
+    }
 }
 
 /// With sshd's `%f`, only the key with that fingerprint, plus every CA line:
@@ -217,8 +307,9 @@ fn summary(user: &UserName, fingerprint: Option<&Fingerprint>, s: &Served) -> St
             s.ca_lines
         ),
         Some(fp) => format!(
-            "user {u}: key {fp} found at {}; served {} line(s) ({} cert-authority)",
+            "user {u}: key {fp} found at {}{}; served {} line(s) ({} cert-authority)",
             s.granted_by.join(", "),
+            if s.via_index { " (via the index)" } else { "" },
             s.lines,
             s.ca_lines
         ),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod edit;
 pub mod exit;
 pub mod fingerprint;
+pub mod index;
 pub mod inventory;
 pub mod keys;
 pub mod log;

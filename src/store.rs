@@ -105,51 +105,87 @@ pub fn is_skipped_fragment(name: &[u8]) -> bool {
 /// Reads every store file for `user`. A missing `users/` directory or entry
 /// means no keys; a missing store root is a misconfiguration.
 pub fn read_user(store: &Path, user: &UserName) -> Result<Vec<Source>, UnsafePath> {
-    let Some(users) = open_users(store)? else {
-        return Ok(Vec::new());
-    };
-    match open_entry(&users, user)? {
-        Some(entry) => read_entry(&entry),
+    match open_user(store, user)? {
+        Some(u) => read_files(&u.files),
         None => Ok(Vec::new()),
     }
 }
 
-/// Opens `<store>/users`; `None` when the store has no `users/` yet.
-pub fn open_users(store: &Path) -> Result<Option<Trusted>, UnsafePath> {
-    let root = trusted::open(store)?;
-    root.expect_dir()?;
-    let users = match trusted::open_at(&root, OsStr::new("users")) {
-        Ok(u) => u,
-        Err(UnsafePath::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    users.expect_dir()?;
-    Ok(Some(users))
+/// A user's entry with every file opened and checked, nothing read yet.
+pub struct UserFiles {
+    pub root: Trusted,
+    pub files: Vec<Trusted>,
 }
 
-/// Opens `users/<user>`, a file or a fragment directory; `None` if absent.
-pub fn open_entry(users: &Trusted, user: &UserName) -> Result<Option<Trusted>, UnsafePath> {
-    match trusted::open_at(users, user.as_os_str()) {
-        Ok(e) => Ok(Some(e)),
+/// Opens the user's store files; `None` when the store has no entry.
+pub fn open_user(store: &Path, user: &UserName) -> Result<Option<UserFiles>, UnsafePath> {
+    let root = open_root(store)?;
+    let Some(users) = open_at_if_present(&root, OsStr::new("users"))? else {
+        return Ok(None);
+    };
+    users.expect_dir()?;
+    let Some(entry) = open_entry(&users, user)? else {
+        return Ok(None);
+    };
+    let files = entry_files(entry)?;
+    Ok(Some(UserFiles { root, files }))
+}
+
+pub fn open_root(store: &Path) -> Result<Trusted, UnsafePath> {
+    let root = trusted::open(store)?;
+    root.expect_dir()?;
+    Ok(root)
+}
+
+/// Opens `users/`, `NotFound` aside; `None` when the store has none yet.
+pub fn open_users(store: &Path) -> Result<Option<Trusted>, UnsafePath> {
+    let root = open_root(store)?;
+    let users = open_at_if_present(&root, OsStr::new("users"))?;
+    if let Some(u) = &users {
+        u.expect_dir()?;
+    }
+    Ok(users)
+}
+
+/// `open_at`, with a missing name as `None`.
+pub fn open_at_if_present(dir: &Trusted, name: &OsStr) -> Result<Option<Trusted>, UnsafePath> {
+    match trusted::open_at(dir, name) {
+        Ok(t) => Ok(Some(t)),
         Err(UnsafePath::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Reads an entry: the file itself, or its fragments in name order.
-pub fn read_entry(entry: &Trusted) -> Result<Vec<Source>, UnsafePath> {
-    let mut budget = MAX_USER_BYTES;
+/// Opens `users/<user>`, a file or a fragment directory; `None` if absent.
+pub fn open_entry(users: &Trusted, user: &UserName) -> Result<Option<Trusted>, UnsafePath> {
+    open_at_if_present(users, user.as_os_str())
+}
+
+/// The files of an entry: the entry itself, or its fragments in name order.
+pub fn entry_files(entry: Trusted) -> Result<Vec<Trusted>, UnsafePath> {
     match entry.kind {
-        Kind::File => Ok(vec![read(entry, &mut budget)?]),
-        Kind::Dir => fragment_names(entry)?
+        Kind::File => Ok(vec![entry]),
+        Kind::Dir => fragment_names(&entry)?
             .iter()
             .map(|name| {
-                let f = trusted::open_at(entry, name)?;
+                let f = trusted::open_at(&entry, name)?;
                 f.expect_file()?;
-                read(&f, &mut budget)
+                Ok(f)
             })
             .collect(),
     }
+}
+
+/// Reads an entry: the file itself, or its fragments in name order.
+pub fn read_entry(entry: &Trusted) -> Result<Vec<Source>, UnsafePath> {
+    let dup = entry.try_clone()?;
+    read_files(&entry_files(dup)?)
+}
+
+/// Reads opened store files, at most `MAX_USER_BYTES` together.
+pub fn read_files(files: &[Trusted]) -> Result<Vec<Source>, UnsafePath> {
+    let mut budget = MAX_USER_BYTES;
+    files.iter().map(|f| read(f, &mut budget)).collect()
 }
 
 fn read(t: &Trusted, budget: &mut u64) -> Result<Source, UnsafePath> {

@@ -19,7 +19,7 @@ use nix::sys::stat::{FileStat, Mode, SFlag, fstat};
 use crate::log;
 
 /// What an opened, checked path turned out to be.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Kind {
     File,
     Dir,
@@ -32,9 +32,49 @@ pub struct Trusted {
     pub path: PathBuf,
     pub kind: Kind,
     pub size: u64,
+    pub id: FileId,
+}
+
+/// What changes whenever a file's contents may have changed: a new inode
+/// (rename into place), a new size, or new mtime/ctime (ctime cannot be set
+/// from user space).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl FileId {
+    fn of(st: &FileStat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
 }
 
 impl Trusted {
+    /// The same checked file on a second descriptor.
+    pub fn try_clone(&self) -> Result<Trusted, UnsafePath> {
+        let fd = self.fd.try_clone().map_err(|e| UnsafePath::Io {
+            path: self.path.clone(),
+            err: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        })?;
+        Ok(Trusted {
+            fd,
+            path: self.path.clone(),
+            kind: self.kind,
+            size: self.size,
+            id: self.id,
+        })
+    }
+
     pub fn expect_dir(&self) -> Result<(), UnsafePath> {
         match self.kind {
             Kind::Dir => Ok(()),
@@ -236,6 +276,7 @@ fn checked(fd: OwnedFd, path: PathBuf) -> Result<Trusted, UnsafePath> {
         path,
         kind,
         size: st.st_size as u64,
+        id: FileId::of(&st),
     })
 }
 

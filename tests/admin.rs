@@ -557,3 +557,81 @@ fn audit_finds_every_kind_of_problem_and_exits_1() {
     assert_eq!(report["users"], 3);
     assert!(report["findings"].as_array().unwrap().len() >= 5);
 }
+
+#[test]
+fn big_users_are_served_through_an_index_that_never_goes_stale() {
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    let (_, k1) = t.keygen("laptop");
+    let (_, k2) = t.keygen("desk");
+    let (_, ca) = t.keygen("ca");
+    let filler = |r: std::ops::Range<u32>| r.map(|i| filler_key(i) + "\n").collect::<String>();
+    let lines = format!(
+        "{}{k1}\ncert-authority {ca}\n{}",
+        filler(0..2000),
+        filler(2000..4000)
+    );
+    let input = t.root.join("big.pub");
+    write(&input, &lines, 0o644);
+    let o = t.admin(&["add", &u.name, input.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let index = t.store.join("index").join(&u.name);
+    let meta = fs::metadata(&index).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o7777), (0, 0o644));
+
+    // Through the index: the key and the CA line, in file order.
+    t.syslog.drain();
+    let o = t.keys_as_nobody(&[&u.name, &fingerprint(&k1, "sha256")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{k1}\ncert-authority {ca}\n"));
+    expect_msg(
+        &t.syslog.drain(),
+        INFO,
+        &["found at", ":2001 (via the index)"],
+    );
+
+    // A hand edit makes the index stale: the files are read in full, the
+    // new key is served, and the admin is told how to refresh the index.
+    use std::io::Write;
+    let stored = t.user_file(&u.name);
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&stored)
+        .unwrap()
+        .write_all(format!("{k2}\n").as_bytes())
+        .unwrap();
+    let o = t.keys_as_nobody(&[&u.name, &fingerprint(&k2, "sha256")]);
+    assert_eq!(stdout(&o), format!("cert-authority {ca}\n{k2}\n"));
+    let msgs = t.syslog.drain();
+    expect_msg(
+        &msgs,
+        NOTICE,
+        &["does not match the store files", "keyward index"],
+    );
+    assert!(
+        !msgs.iter().any(|m| m.text.contains("via the index")),
+        "{msgs:#?}"
+    );
+    let o = t.admin(&["audit"]);
+    assert!(stdout(&o).contains("out of date"), "{}", stdout(&o));
+    assert_eq!(code(&o), 1);
+
+    let o = t.admin(&["index"]);
+    assert_eq!(stdout(&o), format!("{}: index written\n", u.name));
+    let o = t.keys_as_nobody(&[&u.name, &fingerprint(&k2, "sha256")]);
+    assert_eq!(stdout(&o), format!("cert-authority {ca}\n{k2}\n"));
+    expect_msg(&t.syslog.drain(), INFO, &["(via the index)"]);
+
+    // The index is part of the store: a writable one fails closed.
+    chmod(&index, 0o666);
+    let o = t.keys_as_nobody(&[&u.name, &fingerprint(&k2, "sha256")]);
+    assert_eq!(code(&o), 77);
+    assert_eq!(stdout(&o), "");
+    chmod(&index, 0o644);
+
+    // Removing keys until the user is small drops the index.
+    fs::write(&stored, "").unwrap();
+    let o = t.admin(&["index", &u.name]);
+    assert!(stdout(&o).contains("no index"), "{}", stdout(&o));
+    assert!(!index.exists());
+}

@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use common::*;
 
 struct Sshd {
@@ -177,18 +175,6 @@ fn tampered_store_is_refused_and_logged() {
 }
 
 /// A syntactically valid ed25519 line for a key nobody holds.
-fn filler_key(i: u32) -> String {
-    let mut blob = Vec::new();
-    blob.extend_from_slice(&11u32.to_be_bytes());
-    blob.extend_from_slice(b"ssh-ed25519");
-    blob.extend_from_slice(&32u32.to_be_bytes());
-    let mut k = [0u8; 32];
-    k[..4].copy_from_slice(&i.to_be_bytes());
-    k[31] = 0x5a;
-    blob.extend_from_slice(&k);
-    format!("ssh-ed25519 {} filler{i}", STANDARD.encode(blob))
-}
-
 #[test]
 fn thousand_keys_and_fragment_directory() {
     let (t, u) = setup(0o755);

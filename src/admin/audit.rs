@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{Out, Outcome};
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::index;
 use crate::inventory::{self, Now};
 use crate::report::{Level, Report};
 use crate::store::{self, UserName};
@@ -106,6 +107,7 @@ fn audit(config: &Config, r: &mut Report) -> (usize, usize) {
         if let Kind::Dir = entry.kind {
             ignored_fragments(&entry, r);
         }
+        stale_index(config, &user, &entry, r);
         let sources = match store::read_entry(&entry) {
             Ok(s) => s,
             Err(e) => {
@@ -150,6 +152,41 @@ fn audit(config: &Config, r: &mut Report) -> (usize, usize) {
         }
     }
     (n_users, n_keys)
+}
+
+/// An index that no longer describes the user's files: lookups still work
+/// (they read the files in full) but lose the index's speed.
+fn stale_index(config: &Config, user: &UserName, entry: &trusted::Trusted, r: &mut Report) {
+    let Ok(root) = store::open_root(&config.store) else {
+        return;
+    };
+    let Ok(Some(dir)) = store::open_at_if_present(&root, OsStr::new(index::DIR)) else {
+        return;
+    };
+    let file = match store::open_at_if_present(&dir, user.as_os_str()) {
+        Ok(Some(f)) => f,
+        Ok(None) => return,
+        Err(e) => {
+            r.error(
+                format!("{e}; keyward serves nothing for {}", user.display()),
+                None,
+            );
+            return;
+        }
+    };
+    let fresh = trusted::read_all(&file, index::MAX_BYTES)
+        .ok()
+        .zip(entry.try_clone().and_then(store::entry_files).ok())
+        .and_then(|(bytes, files)| index::lookup(&bytes, &files, &[0; 32]));
+    if fresh.is_none() {
+        r.warning(
+            format!(
+                "{}: out of date: lookups read the store in full, more slowly",
+                crate::log::path(&file.path)
+            ),
+            Some(format!("keyward index {}", user.display())),
+        );
+    }
 }
 
 /// Fragments `keys` skips on purpose: worth knowing, nothing to fix.

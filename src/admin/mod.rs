@@ -7,6 +7,7 @@ pub mod audit;
 pub mod check;
 pub mod import;
 pub mod list;
+pub mod reindex;
 pub mod remove;
 
 use std::ffi::OsStr;

@@ -52,6 +52,9 @@ pub fn run(config: &Config, user: &OsStr, key: &OsStr, out: &mut Out) -> Outcome
         writer.rewrite(&entry, &source, &kept.join(&b'\n'))?;
         removed.extend(hits);
     }
+    if !removed.is_empty() {
+        writer.reindex(&user)?;
+    }
     let report = Removed {
         user: user.display(),
         removed: &removed,

@@ -373,3 +373,20 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A valid ed25519 key line nobody holds the private key of, number `i`.
+pub fn filler_key(i: u32) -> String {
+    use base64::Engine;
+    let mut blob = Vec::new();
+    blob.extend_from_slice(&11u32.to_be_bytes());
+    blob.extend_from_slice(b"ssh-ed25519");
+    blob.extend_from_slice(&32u32.to_be_bytes());
+    let mut k = [0u8; 32];
+    k[..4].copy_from_slice(&i.to_be_bytes());
+    k[31] = 0x5a;
+    blob.extend_from_slice(&k);
+    format!(
+        "ssh-ed25519 {} filler{i}",
+        base64::engine::general_purpose::STANDARD.encode(blob)
+    )
+}

@@ -1,0 +1,264 @@
+//! A fingerprint index for users with many keys: `<store>/index/<user>`.
+//!
+//! With sshd's `%f`, a lookup without an index hashes the key of every line
+//! (SHA-256 over ~100,000 keys is most of 100 ms on a small CPU). The index
+//! lists, sorted by SHA-256 fingerprint, where each line's key is, plus every
+//! line that may be `cert-authority`. It records the identity of every store
+//! file it was built from (inode, size, mtime, ctime); if any differs, the
+//! index is ignored and the files are read in full, so a hand edit can never
+//! make keyward serve stale keys. Lines found through the index are read
+//! from the store files and parsed like any other, so an index can hide a key
+//! but never add one.
+//!
+//! Writers (`add`, `remove`, `import`, `index`) keep it current; it is only
+//! written for users whose files total at least `MIN_BYTES`.
+
+use std::os::fd::AsFd;
+
+use sha2::{Digest, Sha256};
+
+use crate::authorized_keys::{self, Candidate};
+use crate::store::Source;
+use crate::trusted::{FileId, Trusted};
+
+/// Below this, reading the files is as fast as reading an index.
+pub const MIN_BYTES: u64 = 256 * 1024;
+/// The index directory in the store root.
+pub const DIR: &str = "index";
+/// 52 bytes per line of at least ~80: an index never outgrows its store.
+pub const MAX_BYTES: u64 = crate::store::MAX_USER_BYTES;
+
+const MAGIC: &[u8; 8] = b"KWIDX01\n";
+const RECORD: usize = 32 + 4 + 4 + 8 + 4;
+
+/// Where one candidate line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hit {
+    pub file: u32,
+    pub offset: u64,
+    pub len: u32,
+    /// 1-based, for log messages.
+    pub line: u32,
+}
+
+/// The index for `sources` (with their files' identities), as bytes.
+pub fn build(sources: &[(FileId, &Source)]) -> Vec<u8> {
+    let mut keys: Vec<([u8; 32], Hit)> = Vec::new();
+    let mut cas: Vec<Hit> = Vec::new();
+    for (file, (_, source)) in sources.iter().enumerate() {
+        let mut offset = 0u64;
+        for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
+            let hit = Hit {
+                file: file as u32,
+                offset,
+                len: raw.len() as u32,
+                line: (i + 1) as u32,
+            };
+            offset += raw.len() as u64 + 1;
+            match authorized_keys::candidate(raw) {
+                Some(Candidate::CertAuthority) => cas.push(hit),
+                Some(Candidate::Key(blob)) => keys.push((Sha256::digest(&blob).into(), hit)),
+                None => {}
+            }
+        }
+    }
+    keys.sort();
+    let mut out = Vec::with_capacity(64 + (keys.len() + cas.len()) * RECORD);
+    out.extend_from_slice(MAGIC);
+    put32(&mut out, sources.len() as u32);
+    for (id, source) in sources {
+        let name = source
+            .path
+            .file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or_default();
+        put32(&mut out, name.len() as u32);
+        out.extend_from_slice(name);
+        for v in [id.dev, id.ino, id.size] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [id.mtime.0, id.mtime.1, id.ctime.0, id.ctime.1] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    put32(&mut out, cas.len() as u32);
+    for hit in &cas {
+        put_record(&mut out, &[0; 32], hit);
+    }
+    put32(&mut out, keys.len() as u32);
+    for (fp, hit) in &keys {
+        put_record(&mut out, fp, hit);
+    }
+    out
+}
+
+fn put32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_record(out: &mut Vec<u8>, fp: &[u8; 32], hit: &Hit) {
+    out.extend_from_slice(fp);
+    put32(out, hit.file);
+    put32(out, hit.line);
+    out.extend_from_slice(&hit.offset.to_le_bytes());
+    put32(out, hit.len);
+}
+
+/// A little-endian reader that fails instead of panicking.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn record(&mut self) -> Option<([u8; 32], Hit)> {
+        let fp: [u8; 32] = self.take(32)?.try_into().ok()?;
+        let file = self.u32()?;
+        let line = self.u32()?;
+        let offset = self.u64()?;
+        let len = self.u32()?;
+        Some((
+            fp,
+            Hit {
+                file,
+                offset,
+                len,
+                line,
+            },
+        ))
+    }
+}
+
+/// The candidate lines for the SHA-256 fingerprint `fp`, in file order:
+/// the key's own lines and every possible `cert-authority` line. `None`
+/// when the index does not describe `files` exactly (stale or damaged).
+pub fn lookup(index: &[u8], files: &[Trusted], fp: &[u8; 32]) -> Option<Vec<Hit>> {
+    let mut r = Reader(index);
+    if r.take(MAGIC.len())? != MAGIC || r.u32()? as usize != files.len() {
+        return None;
+    }
+    for f in files {
+        let len = r.u32()? as usize;
+        let name = r.take(len)?;
+        if Some(name) != f.path.file_name().map(|n| n.as_encoded_bytes()) {
+            return None;
+        }
+        let id = FileId {
+            dev: r.u64()?,
+            ino: r.u64()?,
+            size: r.u64()?,
+            mtime: (r.i64()?, r.i64()?),
+            ctime: (r.i64()?, r.i64()?),
+        };
+        if id != f.id {
+            return None;
+        }
+    }
+    let n_ca = r.u32()? as usize;
+    let mut hits = Vec::new();
+    for _ in 0..n_ca {
+        hits.push(r.record()?.1);
+    }
+    let n_keys = r.u32()? as usize;
+    let table = r.take(n_keys.checked_mul(RECORD)?)?;
+    let at = |i: usize| -> Option<([u8; 32], Hit)> { Reader(table.get(i * RECORD..)?).record() };
+    // Lower bound of fp in the sorted table.
+    let (mut lo, mut hi) = (0, n_keys);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if at(mid)?.0 < *fp {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    while lo < n_keys {
+        let (key, hit) = at(lo)?;
+        if key != *fp {
+            break;
+        }
+        hits.push(hit);
+        lo += 1;
+    }
+    hits.sort();
+    hits.dedup();
+    Some(hits)
+}
+
+/// Reads the line a hit points at; `None` if it lies outside the file.
+pub fn read_line(file: &Trusted, hit: &Hit) -> Option<Vec<u8>> {
+    if hit.offset.checked_add(u64::from(hit.len))? > file.size {
+        return None;
+    }
+    let mut buf = vec![0; hit.len as usize];
+    let n = nix::sys::uio::pread(file.fd.as_fd(), &mut buf, hit.offset as i64).ok()?;
+    (n == buf.len()).then_some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0N4saguHZjm5JJuuLTp/fxY41ZKz8LH/Mtp58jMGCe";
+    const OTHER: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPjxbcCt16ae+JIX96e3/y7b+Z1IVkdp4aRj8KNT/aMG";
+
+    fn fp(line: &str) -> [u8; 32] {
+        match authorized_keys::candidate(line.as_bytes()) {
+            Some(Candidate::Key(b)) => Sha256::digest(&b).into(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn build_then_lookup_finds_the_key_and_ca_lines_in_file_order() {
+        let data =
+            format!("# c\ncert-authority {OTHER}\n{OTHER} x\n\n{KEY} mine\nbroken\n{KEY} again");
+        let source = Source {
+            path: PathBuf::from("/s/users/alice"),
+            data: data.clone().into_bytes(),
+        };
+        let id = FileId {
+            ino: 7,
+            size: data.len() as u64,
+            ..FileId::default()
+        };
+        let index = build(&[(id, &source)]);
+        // Without a real descriptor, check the table through a fake Trusted.
+        let file = Trusted {
+            fd: std::fs::File::open("/dev/null").unwrap().into(),
+            path: source.path.clone(),
+            kind: crate::trusted::Kind::File,
+            size: data.len() as u64,
+            id,
+        };
+        let hits = lookup(&index, std::slice::from_ref(&file), &fp(KEY)).unwrap();
+        let lines: Vec<u32> = hits.iter().map(|h| h.line).collect();
+        assert_eq!(lines, [2, 5, 7]);
+        for h in &hits {
+            let text = &data.as_bytes()[h.offset as usize..][..h.len as usize];
+            assert_eq!(
+                text,
+                data.lines().nth(h.line as usize - 1).unwrap().as_bytes()
+            );
+        }
+        // A changed file makes the index unusable rather than wrong.
+        let mut changed = file;
+        changed.id.ctime.1 += 1;
+        assert_eq!(lookup(&index, &[changed], &fp(KEY)), None);
+        assert_eq!(lookup(b"garbage", &[], &fp(KEY)), None);
+    }
+}
