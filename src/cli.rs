@@ -130,6 +130,40 @@ pub enum Command {
         users: Vec<OsString>,
     },
 
+    /// Register keyward as sshd's AuthorizedKeysCommand (or, with --undo, remove it)
+    #[command(long_about = "Register keyward as sshd's AuthorizedKeysCommand.\n\n\
+        Reads the effective configuration with `sshd -T`; refuses, naming it, when another \
+        AuthorizedKeysCommand is active (unless --replace); writes a drop-in where sshd_config \
+        includes sshd_config.d/*.conf, otherwise a marked block before every directive of \
+        sshd_config (before any Match block) with a dated backup; checks the result with `sshd -t` \
+        and `sshd -T`; reloads sshd the platform's way; puts the old files back if anything fails. \
+        Running it again changes nothing.")]
+    Setup {
+        /// Remove what setup wrote; the store is left alone
+        #[arg(long)]
+        undo: bool,
+        /// Print the change as a diff; write nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Take the slot from another AuthorizedKeysCommand
+        #[arg(long)]
+        replace: bool,
+        /// Write the configuration but do not reload sshd
+        #[arg(long)]
+        no_reload: bool,
+        /// The keyward binary sshd should run [default: this one]
+        #[arg(long, value_name = "PATH")]
+        binary: Option<PathBuf>,
+        /// AuthorizedKeysCommandUser [default: nobody]
+        #[arg(long, value_name = "USER")]
+        command_user: Option<String>,
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        sshd: SshdArgs,
+    },
+
     /// Check the whole store; exit 1 if anything needs attention (for cron)
     Audit {
         /// Print one JSON document instead of text
@@ -141,12 +175,18 @@ pub enum Command {
 /// Which sshd to ask (`sshd -T`), for systems with more than one.
 #[derive(clap::Args, Debug)]
 pub struct SshdArgs {
-    /// sshd binary to run `-T` with
-    #[arg(long, value_name = "PATH", default_value = crate::sshd::DEFAULT_SSHD)]
-    pub sshd: PathBuf,
+    /// sshd binary to run `-T` with [default: /usr/sbin/sshd, else /usr/bin/sshd]
+    #[arg(long, value_name = "PATH")]
+    pub sshd: Option<PathBuf>,
     /// sshd_config to read instead of sshd's default
     #[arg(long, value_name = "FILE")]
     pub sshd_config: Option<PathBuf>,
+}
+
+impl SshdArgs {
+    fn path(&self) -> PathBuf {
+        self.sshd.clone().unwrap_or_else(crate::sshd::default_sshd)
+    }
 }
 
 /// Parses `args` (program name first) and runs the command.
@@ -197,6 +237,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
         | Command::Import { json, .. }
         | Command::Check { json, .. }
         | Command::Index { json, .. }
+        | Command::Setup { json, .. }
         | Command::Audit { json } => *json,
     };
     let mut stdout = std::io::stdout().lock();
@@ -222,7 +263,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
                 users: &users,
                 all,
                 dry_run,
-                sshd: &sshd.sshd,
+                sshd: &sshd.path(),
                 sshd_config: sshd.sshd_config.as_deref(),
             };
             admin::import::run(&config, &req, out)
@@ -231,10 +272,34 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
             let req = admin::check::Request {
                 config: config_path,
                 user: &user,
-                sshd: &sshd.sshd,
+                sshd: &sshd.path(),
                 sshd_config: sshd.sshd_config.as_deref(),
             };
             admin::check::run(&config, &req, out)
+        }
+        Command::Setup {
+            undo,
+            dry_run,
+            replace,
+            no_reload,
+            binary,
+            command_user,
+            sshd,
+            ..
+        } => {
+            let sshd_path = sshd.path();
+            let req = admin::setup::Request {
+                undo,
+                dry_run,
+                replace,
+                reload: !no_reload,
+                binary: binary.as_deref(),
+                command_user: command_user.as_deref(),
+                config_path,
+                sshd: &sshd_path,
+                sshd_config: sshd.sshd_config.as_deref(),
+            };
+            admin::setup::run(&config, &req, out)
         }
         Command::Index { users, .. } => admin::reindex::run(&config, &users, out),
         Command::Audit { .. } => admin::audit::run(&config, out),

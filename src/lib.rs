@@ -16,6 +16,7 @@ pub mod keys;
 pub mod log;
 pub mod report;
 pub mod sshd;
+pub mod sshd_config;
 pub mod store;
 pub mod strict_modes;
 pub mod trusted;

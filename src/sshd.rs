@@ -6,7 +6,17 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Debian's path; DSM's sshd is /usr/bin/sshd (see `default_sshd`).
 pub const DEFAULT_SSHD: &str = "/usr/sbin/sshd";
+
+/// The sshd of this system: Debian's path, else DSM's.
+pub fn default_sshd() -> PathBuf {
+    [DEFAULT_SSHD, "/usr/bin/sshd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SSHD))
+}
 
 /// The settings `keyward check` reports, as `sshd -T -C user=...` prints them.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -30,6 +40,7 @@ pub enum SshdError {
     },
     Failed {
         sshd: PathBuf,
+        args: String,
         stderr: String,
     },
 }
@@ -42,9 +53,9 @@ impl fmt::Display for SshdError {
                 "cannot ask sshd about user {u:?}: sshd -C cannot carry ',', '=' or blanks in a name"
             ),
             SshdError::Run { sshd, err } => write!(f, "cannot run {}: {err}", sshd.display()),
-            SshdError::Failed { sshd, stderr } => write!(
+            SshdError::Failed { sshd, args, stderr } => write!(
                 f,
-                "{} -T failed: {}",
+                "{} {args} failed: {}",
                 sshd.display(),
                 stderr.trim().replace('\n', "; ")
             ),
@@ -58,10 +69,23 @@ pub fn effective(sshd: &Path, config: Option<&Path>, user: &str) -> Result<Setti
     if user.is_empty() || user.contains([',', '=', ' ', '\t']) {
         return Err(SshdError::BadSpec(user.to_string()));
     }
+    let spec = format!("user={user},host=localhost,addr=127.0.0.1");
+    run(sshd, config, &["-T", "-C", &spec]).map(|out| parse_dump(&out))
+}
+
+/// `sshd -T` without a connection spec: the global values, no Match block.
+pub fn global(sshd: &Path, config: Option<&Path>) -> Result<Settings, SshdError> {
+    run(sshd, config, &["-T"]).map(|out| parse_dump(&out))
+}
+
+/// `sshd -t`: does sshd accept the configuration at all?
+pub fn test(sshd: &Path, config: Option<&Path>) -> Result<(), SshdError> {
+    run(sshd, config, &["-t"]).map(drop)
+}
+
+fn run(sshd: &Path, config: Option<&Path>, args: &[&str]) -> Result<String, SshdError> {
     let mut cmd = Command::new(sshd);
-    cmd.arg("-T")
-        .arg("-C")
-        .arg(format!("user={user},host=localhost,addr=127.0.0.1"));
+    cmd.args(args);
     if let Some(c) = config {
         cmd.arg("-f").arg(c);
     }
@@ -72,10 +96,11 @@ pub fn effective(sshd: &Path, config: Option<&Path>, user: &str) -> Result<Setti
     if !out.status.success() {
         return Err(SshdError::Failed {
             sshd: sshd.to_path_buf(),
+            args: args.join(" "),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         });
     }
-    Ok(parse_dump(&String::from_utf8_lossy(&out.stdout)))
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `servconf.c:dump_config` output: `keyword value`, keyword in lower case.
@@ -149,6 +174,20 @@ pub fn argv_split(s: &str) -> Result<Vec<String>, &'static str> {
         return Err("yielded no arguments");
     }
     Ok(argv)
+}
+
+/// For `keyward [--config FILE] keys ARGS...`: the config and ARGS.
+pub fn keyward_args(argv: &[String]) -> Option<(Option<&str>, &[String])> {
+    match argv.get(1..)? {
+        [keys, args @ ..] if keys == "keys" => Some((None, args)),
+        [opt, file, keys, args @ ..] if opt == "--config" && keys == "keys" => {
+            Some((Some(file.as_str()), args))
+        }
+        [opt, keys, args @ ..] if opt.starts_with("--config=") && keys == "keys" => {
+            Some((Some(&opt["--config=".len()..]), args))
+        }
+        _ => None,
+    }
 }
 
 /// The `%` tokens sshd 9.2 expands in AuthorizedKeysCommand arguments.

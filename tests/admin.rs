@@ -486,8 +486,13 @@ fn check_names_what_breaks_the_command_line() {
     // A binary sshd will not run, and a store nobody cannot read.
     let bad = t.root.join("open");
     mkdir(&bad, 0o777);
-    fs::copy(&t.bin, bad.join("keyward")).unwrap();
-    chmod(&bad.join("keyward"), 0o755);
+    let st = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(&t.bin)
+        .arg(bad.join("keyward"))
+        .status()
+        .unwrap();
+    assert!(st.success());
     let config = t.sshd_config(
         22,
         &format!(

@@ -4,90 +4,17 @@
 
 mod common;
 
-use std::fs::{self, File};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
 
 use common::*;
 
-struct Sshd {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Sshd {
-    /// sshd with the config the README documents, plus test-only settings.
-    fn start(t: &Tree) -> Sshd {
-        mkdir(Path::new("/run/sshd"), 0o755);
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = t.sshd_config(port, "AuthorizedKeysFile .ssh/authorized_keys\n");
-        let log = t.root.join("sshd.log");
-        let child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not start: {}",
-                fs::read_to_string(&log).unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Sshd { child, port, log }
-    }
-
-    fn ssh(&self, key: &Path, user: &str, command: &str) -> Output {
-        Command::new("ssh")
-            .args(["-F", "/dev/null", "-i"])
-            .arg(key)
-            .args([
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "PasswordAuthentication=no",
-                "-o",
-                "ConnectTimeout=20",
-                "-o",
-                "LogLevel=ERROR",
-                "-p",
-            ])
-            .arg(self.port.to_string())
-            .arg(format!("{user}@127.0.0.1"))
-            .arg(command)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(&self.log).unwrap()
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// sshd with the config the README documents, plus test-only settings.
+fn start(t: &Tree) -> Sshd {
+    let port = free_port();
+    let config = t.sshd_config(port, "AuthorizedKeysFile .ssh/authorized_keys\n");
+    Sshd::start(&config, &[], port, &t.root.join("sshd.log"))
 }
 
 fn setup(home_mode: u32) -> (Tree, User) {
@@ -108,7 +35,7 @@ fn synology_home_refuses_own_key_and_keyward_fixes_it() {
     let (t, u) = setup(0o777);
     let (key, public) = t.keygen("alice");
     u.own_authorized_keys(&format!("{public}\n"), 0o600);
-    let sshd = Sshd::start(&t);
+    let sshd = start(&t);
 
     // 1. The seed's failure, reproduced: sshd refuses the user's own file.
     let out = sshd.ssh(&key, &u.name, "true");
@@ -143,7 +70,7 @@ fn key_not_in_store_is_refused() {
     let (_, stored) = t.keygen("stored");
     let (other, _) = t.keygen("other");
     write(&t.user_file(&u.name), format!("{stored}\n"), 0o644);
-    let sshd = Sshd::start(&t);
+    let sshd = start(&t);
     let out = sshd.ssh(&other, &u.name, "true");
     assert_ne!(out.status.code(), Some(0));
     assert!(!accepted(&sshd, &u.name));
@@ -155,7 +82,7 @@ fn tampered_store_is_refused_and_logged() {
     let (key, public) = t.keygen("k");
     let file = t.user_file(&u.name);
     write(&file, format!("{public}\n"), 0o664);
-    let sshd = Sshd::start(&t);
+    let sshd = start(&t);
     let out = sshd.ssh(&key, &u.name, "true");
     assert_ne!(out.status.code(), Some(0));
     assert!(!accepted(&sshd, &u.name));
@@ -183,7 +110,7 @@ fn thousand_keys_and_fragment_directory() {
     content.push_str(&public);
     content.push('\n');
     write(&t.user_file(&u.name), &content, 0o644);
-    let sshd = Sshd::start(&t);
+    let sshd = start(&t);
     let out = sshd.ssh(&key, &u.name, "true");
     assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
     assert!(accepted(&sshd, &u.name));
@@ -221,7 +148,7 @@ fn certificate_login_through_cert_authority_line() {
         format!("cert-authority {ca_public}\n"),
         0o644,
     );
-    let sshd = Sshd::start(&t);
+    let sshd = start(&t);
     // ssh picks up user-cert.pub beside the key by itself.
     let out = sshd.ssh(&key, &u.name, "true");
     assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
@@ -237,7 +164,7 @@ fn safe_home_with_own_key_still_works_without_warning() {
     let (t, u) = setup(0o755);
     let (key, public) = t.keygen("own");
     u.own_authorized_keys(&format!("{public}\n"), 0o600);
-    let sshd = Sshd::start(&t);
+    let sshd = start(&t);
     let out = sshd.ssh(&key, &u.name, "true");
     assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
     assert!(accepted(&sshd, &u.name));
@@ -258,7 +185,7 @@ fn twenty_parallel_logins_never_mix_users() {
             (u, key)
         })
         .collect();
-    let sshd = Sshd::start(&t);
+    let sshd = start(&t);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..20)
             .map(|i| {

@@ -155,7 +155,7 @@ fn command(
         );
         return None;
     }
-    let Some((command_config, args)) = keyward_args(&argv) else {
+    let Some((command_config, args)) = sshd::keyward_args(&argv) else {
         r.error(
             format!("sshd: AuthorizedKeysCommand is \"{line}\", not keyward: sshd has one such slot and the first value wins"),
             Some("remove the other command, or keep it and leave keyward out".into()),
@@ -244,20 +244,6 @@ fn command(
         r.ok(format!("sshd: AuthorizedKeysCommand {line}"));
     }
     good.then_some(argv)
-}
-
-/// For `keyward [--config FILE] keys ARGS...`: the config and ARGS.
-fn keyward_args(argv: &[String]) -> Option<(Option<&str>, &[String])> {
-    match argv.get(1..)? {
-        [keys, args @ ..] if keys == "keys" => Some((None, args)),
-        [opt, file, keys, args @ ..] if opt == "--config" && keys == "keys" => {
-            Some((Some(file.as_str()), args))
-        }
-        [opt, keys, args @ ..] if opt.starts_with("--config=") && keys == "keys" => {
-            Some((Some(&opt["--config=".len()..]), args))
-        }
-        _ => None,
-    }
 }
 
 /// The user sshd runs the command as, if it exists.

@@ -9,6 +9,7 @@ pub mod import;
 pub mod list;
 pub mod reindex;
 pub mod remove;
+pub mod setup;
 
 use std::ffi::OsStr;
 use std::fmt;

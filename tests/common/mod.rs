@@ -65,8 +65,15 @@ impl Tree {
         mkdir(&root, 0o755);
         mkdir(&root.join("bin"), 0o755);
         let bin = root.join("bin/keyward");
-        fs::copy(env!("CARGO_BIN_EXE_keyward"), &bin).unwrap();
-        chmod(&bin, 0o755);
+        // Copied by another process: a write descriptor in this one would be
+        // inherited by children other test threads fork, and their exec of
+        // this file would then fail with ETXTBSY.
+        let st = Command::new("install")
+            .args(["-m", "0755", env!("CARGO_BIN_EXE_keyward")])
+            .arg(&bin)
+            .status()
+            .unwrap();
+        assert!(st.success());
         let store = root.join("store");
         mkdir(&store.join("users"), 0o755);
         let syslog = Syslog::bind(&root.join("log.sock"));
@@ -120,15 +127,7 @@ impl Tree {
     /// and config, listening on 127.0.0.1:`port`, with `extra` lines first
     /// (sshd takes the first value of a keyword).
     pub fn sshd_config(&self, port: u16, extra: &str) -> PathBuf {
-        let host_key = self.root.join("ssh_host_ed25519_key");
-        if !host_key.exists() {
-            let st = Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-                .arg(&host_key)
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
+        let host_key = self.host_key();
         let config = self.root.join("sshd_config");
         write(
             &config,
@@ -153,6 +152,20 @@ impl Tree {
             0o644,
         );
         config
+    }
+
+    /// This tree's sshd host key, made on first use.
+    pub fn host_key(&self) -> PathBuf {
+        let host_key = self.root.join("ssh_host_ed25519_key");
+        if !host_key.exists() {
+            let st = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&host_key)
+                .status()
+                .unwrap();
+            assert!(st.success());
+        }
+        host_key
     }
 
     /// Runs `keyward --config <cfg> ARGS` as root, stdin from /dev/null.
@@ -389,4 +402,92 @@ pub fn filler_key(i: u32) -> String {
         "ssh-ed25519 {} filler{i}",
         base64::engine::general_purpose::STANDARD.encode(blob)
     )
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real sshd in the foreground (`-D -e`), logging to `log`; killed on drop.
+pub struct Sshd {
+    child: std::process::Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Sshd {
+    /// `sshd -D -e -f CONFIG EXTRA...`, waiting until `port` accepts.
+    pub fn start(config: &Path, extra: &[&str], port: u16, log: &Path) -> Sshd {
+        use std::time::{Duration, Instant};
+        mkdir(Path::new("/run/sshd"), 0o755);
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(config)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start: {}",
+                fs::read_to_string(log).unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Sshd {
+            child,
+            port,
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// `ssh -i KEY USER@127.0.0.1 COMMAND`, non-interactive, keys only.
+    pub fn ssh(&self, key: &Path, user: &str, command: &str) -> Output {
+        Command::new("ssh")
+            .args(["-F", "/dev/null", "-i"])
+            .arg(key)
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "ConnectTimeout=20",
+                "-o",
+                "LogLevel=ERROR",
+                "-p",
+            ])
+            .arg(self.port.to_string())
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(command)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

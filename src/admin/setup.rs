@@ -1,0 +1,533 @@
+//! `keyward setup [--undo]`: register keyward with sshd, safely.
+//!
+//! sshd has one AuthorizedKeysCommand slot and takes the first value, so
+//! setup reads the effective configuration from sshd itself, refuses to take
+//! the slot from another helper unless told to, writes a drop-in where sshd
+//! reads drop-ins and otherwise a marked block before every directive of the
+//! main file (with a dated backup), and then proves the result with `sshd -t`
+//! and `sshd -T` before reloading sshd. On any failure the previous files
+//! are put back.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{Failure, Out, Outcome};
+use crate::config::Config;
+use crate::exit::Exit;
+use crate::sshd::{self, Settings};
+use crate::sshd_config as text;
+use crate::strict_modes;
+
+pub const DEFAULT_SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
+
+pub struct Request<'a> {
+    pub undo: bool,
+    pub dry_run: bool,
+    pub replace: bool,
+    pub reload: bool,
+    pub binary: Option<&'a Path>,
+    pub command_user: Option<&'a str>,
+    /// keyward's own `--config`, passed on in the command line sshd runs.
+    pub config_path: Option<&'a Path>,
+    pub sshd: &'a Path,
+    pub sshd_config: Option<&'a Path>,
+}
+
+/// One file as it was before setup touched it, to put back on failure.
+struct Saved {
+    path: PathBuf,
+    before: Option<Vec<u8>>,
+}
+
+impl Saved {
+    fn take(path: &Path) -> Result<Saved, Failure> {
+        let before = match fs::read(path) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_failure(path, e)),
+        };
+        Ok(Saved {
+            path: path.to_path_buf(),
+            before,
+        })
+    }
+
+    fn restore(&self) -> Result<(), Failure> {
+        match &self.before {
+            Some(b) => write_file(&self.path, b),
+            None => match fs::remove_file(&self.path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(io_failure(&self.path, e)),
+            },
+        }
+    }
+}
+
+fn io_failure(path: &Path, e: std::io::Error) -> Failure {
+    Failure::new(Exit::IoErr, format!("{}: {e}", path.display()))
+}
+
+/// Replaces `path` whole (temp file, fsync, rename), keeping the old file's
+/// owner and mode, or root 0644 for a new file.
+fn write_file(path: &Path, data: &[u8]) -> Result<(), Failure> {
+    let (uid, gid, mode) = match fs::metadata(path) {
+        Ok(m) => (m.uid(), m.gid(), m.mode() & 0o7777),
+        Err(_) => (0, 0, 0o644),
+    };
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.keyward-tmp"));
+    let err = |e| io_failure(&tmp, e);
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&tmp)
+        .map_err(err)?;
+    f.write_all(data).map_err(err)?;
+    std::os::unix::fs::fchown(&f, Some(uid), Some(gid)).map_err(err)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(err)?;
+    f.sync_all().map_err(err)?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| io_failure(path, e))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// The change setup would make: a drop-in file, or a new main file.
+enum Plan {
+    DropIn { path: PathBuf, content: String },
+    MainFile { content: String },
+}
+
+pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Failure::new(
+            Exit::NoPerm,
+            "setup changes sshd's configuration: run it as root",
+        ));
+    }
+    let main = req.sshd_config.unwrap_or(Path::new(DEFAULT_SSHD_CONFIG));
+    let main_text = fs::read_to_string(main).map_err(|e| io_failure(main, e))?;
+    let cfg_arg = req.sshd_config;
+    let before = sshd::global(req.sshd, cfg_arg).map_err(|e| {
+        Failure::new(
+            Exit::Config,
+            format!("sshd does not accept its configuration as it is; fix that first: {e}"),
+        )
+    })?;
+    let drop_dir = text::drop_in_dir(&main_text);
+    let drop_path = drop_dir.as_ref().map(|d| d.join(text::DROP_IN));
+    let ours_now = ours(&main_text, drop_path.as_deref());
+
+    if req.undo {
+        return undo(req, main, &main_text, drop_path.as_deref(), out);
+    }
+
+    let binary = binary(req.binary)?;
+    let command = command_line(&binary, req.config_path)?;
+    let user = command_user(req.command_user)?;
+    let wanted = Settings {
+        command: Some(command.clone()),
+        command_user: Some(user.clone()),
+        ..before.clone()
+    };
+    if before.command == wanted.command && before.command_user == wanted.command_user {
+        let msg = format!(
+            "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed"
+        );
+        out.emit(
+            &serde_json::json!({"changed": false, "message": msg}),
+            |w| writeln!(w, "{msg}"),
+        )?;
+        return Ok(Exit::Ok);
+    }
+    if let Some(other) = &before.command {
+        // Ours: written by setup, or any command line that runs keyward
+        // (an older install, another path).
+        let is_ours = ours_now
+            .as_deref()
+            .is_some_and(|o| o.contains(other.as_str()))
+            || sshd::argv_split(other).is_ok_and(|argv| sshd::keyward_args(&argv).is_some());
+        if !is_ours && !req.replace {
+            return Err(Failure::new(
+                Exit::Config,
+                format!(
+                    "sshd already runs AuthorizedKeysCommand {other} (as {}); sshd has one such slot and \
+                     taking it would lock out whoever relies on that helper. Nothing changed. Remove it \
+                     yourself, or run `keyward setup --replace` to put keyward first",
+                    before.command_user.as_deref().unwrap_or("no user")
+                ),
+            ));
+        }
+    }
+    // sshd refuses to run a program under a writable directory; say so now
+    // rather than after every key is refused.
+    match strict_modes::program_check(&binary, Path::new("/etc/debian_version").exists()) {
+        Ok(o) if o.is_empty() => {}
+        Ok(o) => {
+            let fix: Vec<String> = o.iter().flat_map(|x| x.fixes("root")).collect();
+            return Err(Failure::new(
+                Exit::NoPerm,
+                format!(
+                    "sshd would refuse to run {}: {}; fix: {}",
+                    binary.display(),
+                    o.iter()
+                        .map(|x| x.describe())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    fix.join(" && ")
+                ),
+            ));
+        }
+        Err(e) => return Err(Failure::new(Exit::NoPerm, e)),
+    }
+
+    let plan = match &drop_path {
+        Some(path) => Plan::DropIn {
+            path: path.clone(),
+            content: test_damage(text::drop_in(&command, &user)),
+        },
+        None => {
+            let clean = text::remove_block(&main_text).unwrap_or_else(|| main_text.clone());
+            Plan::MainFile {
+                content: test_damage(text::insert_block(&clean, &command, &user)),
+            }
+        }
+    };
+    if req.dry_run {
+        let diff = match &plan {
+            Plan::DropIn { path, content } => {
+                let old = fs::read_to_string(path).unwrap_or_default();
+                let old_name = if old.is_empty() {
+                    "/dev/null".into()
+                } else {
+                    path.display().to_string()
+                };
+                text::diff(&old_name, &path.display().to_string(), &old, content)
+            }
+            Plan::MainFile { content } => {
+                let name = main.display().to_string();
+                text::diff(&name, &name, &main_text, content)
+            }
+        };
+        out.emit(
+            &serde_json::json!({"changed": false, "dry_run": true, "diff": diff}),
+            |w| write!(w, "{diff}"),
+        )?;
+        return Ok(Exit::Ok);
+    }
+
+    let (saved, backup) = match &plan {
+        Plan::DropIn { path, content } => {
+            let saved = Saved::take(path)?;
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir).map_err(|e| io_failure(dir, e))?;
+            }
+            write_file(path, content.as_bytes())?;
+            (saved, None)
+        }
+        Plan::MainFile { content } => {
+            let saved = Saved::take(main)?;
+            let backup = backup_path(main);
+            write_file(&backup, main_text.as_bytes())?;
+            write_file(main, content.as_bytes())?;
+            (saved, Some(backup))
+        }
+    };
+    let check = sshd::test(req.sshd, cfg_arg)
+        .map_err(|e| e.to_string())
+        .and_then(|()| sshd::global(req.sshd, cfg_arg).map_err(|e| e.to_string()))
+        .and_then(|after| {
+            if after.command == wanted.command && after.command_user == wanted.command_user {
+                Ok(())
+            } else {
+                Err(format!(
+                    "after the change sshd still runs AuthorizedKeysCommand {} as {}: another \
+                     setting comes first; remove it, then run setup again",
+                    after.command.as_deref().unwrap_or("none"),
+                    after.command_user.as_deref().unwrap_or("none")
+                ))
+            }
+        });
+    if let Err(why) = check {
+        saved.restore()?;
+        if let Some(b) = &backup {
+            let _ = fs::remove_file(b);
+        }
+        return Err(Failure::new(
+            Exit::Config,
+            format!("{why}; the previous configuration is restored, nothing changed"),
+        ));
+    }
+    let reloaded = match reload(req, main) {
+        Ok(msg) => msg,
+        Err(why) => {
+            saved.restore()?;
+            return Err(Failure::new(
+                Exit::Config,
+                format!("{why}; the previous configuration is restored"),
+            ));
+        }
+    };
+    let store = ensure_store(config)?;
+    let written = match &plan {
+        Plan::DropIn { path, .. } => path.display().to_string(),
+        Plan::MainFile { .. } => main.display().to_string(),
+    };
+    let report = serde_json::json!({
+        "changed": true,
+        "written": written,
+        "backup": backup.as_ref().map(|b| b.display().to_string()),
+        "command": command,
+        "command_user": user,
+        "reload": reloaded,
+        "store": store,
+    });
+    out.emit(&report, |w| {
+        writeln!(
+            w,
+            "sshd now runs: AuthorizedKeysCommand {command} (as {user})"
+        )?;
+        writeln!(w, "written: {written}")?;
+        if let Some(b) = &backup {
+            writeln!(w, "backup of the previous file: {}", b.display())?;
+        }
+        writeln!(w, "{reloaded}")?;
+        writeln!(w, "{store}")?;
+        writeln!(w, "undo with: keyward setup --undo")
+    })?;
+    Ok(Exit::Ok)
+}
+
+/// Debug builds only: `KEYWARD_TEST_BREAK_SETUP=1` adds a line sshd cannot
+/// parse to what setup writes, so tests can watch the real `sshd -t` fail
+/// and the rollback happen.
+fn test_damage(content: String) -> String {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("KEYWARD_TEST_BREAK_SETUP").is_some() {
+        return content + "ThisIsNotAnSshdKeyword yes\n";
+    }
+    content
+}
+
+/// keyward's registration as it stands in the files, if any.
+fn ours(main_text: &str, drop_path: Option<&Path>) -> Option<String> {
+    if let Some(b) = text::block(main_text) {
+        return Some(b.to_string());
+    }
+    let d = fs::read_to_string(drop_path?).ok()?;
+    d.starts_with(text::MARKER).then_some(d)
+}
+
+fn undo(
+    req: &Request,
+    main: &Path,
+    main_text: &str,
+    drop_path: Option<&Path>,
+    out: &mut Out,
+) -> Outcome {
+    let mut saved = Vec::new();
+    let mut removed = Vec::new();
+    let mut backup = None;
+    if let Some(p) = drop_path {
+        if fs::read_to_string(p).is_ok_and(|d| d.starts_with(text::MARKER)) {
+            if !req.dry_run {
+                saved.push(Saved::take(p)?);
+                fs::remove_file(p).map_err(|e| io_failure(p, e))?;
+            }
+            removed.push(p.display().to_string());
+        }
+    }
+    if let Some(clean) = text::remove_block(main_text) {
+        if req.dry_run {
+            let name = main.display().to_string();
+            let diff = text::diff(&name, &name, main_text, &clean);
+            out.emit(&serde_json::json!({"dry_run": true, "diff": diff}), |w| {
+                write!(w, "{diff}")
+            })?;
+            return Ok(Exit::Ok);
+        }
+        saved.push(Saved::take(main)?);
+        let b = backup_path(main);
+        write_file(&b, main_text.as_bytes())?;
+        write_file(main, clean.as_bytes())?;
+        backup = Some(b.display().to_string());
+        removed.push(format!("keyward's block in {}", main.display()));
+    }
+    if removed.is_empty() {
+        let msg = format!(
+            "keyward is not registered in {}; nothing to undo",
+            main.display()
+        );
+        out.emit(
+            &serde_json::json!({"changed": false, "message": msg}),
+            |w| writeln!(w, "{msg}"),
+        )?;
+        return Ok(Exit::Ok);
+    }
+    if req.dry_run {
+        let msg = format!("would remove {}", removed.join(" and "));
+        out.emit(&serde_json::json!({"dry_run": true, "message": msg}), |w| {
+            writeln!(w, "{msg}")
+        })?;
+        return Ok(Exit::Ok);
+    }
+    let restore = |why: String| -> Failure {
+        for s in &saved {
+            let _ = s.restore();
+        }
+        Failure::new(Exit::Config, format!("{why}; nothing changed"))
+    };
+    sshd::test(req.sshd, req.sshd_config).map_err(|e| restore(e.to_string()))?;
+    let reloaded = reload(req, main).map_err(restore)?;
+    let report = serde_json::json!({"changed": true, "removed": removed, "backup": backup, "reload": reloaded});
+    out.emit(&report, |w| {
+        writeln!(w, "removed {}", removed.join(" and "))?;
+        if let Some(b) = &backup {
+            writeln!(w, "backup of the previous file: {b}")?;
+        }
+        writeln!(w, "{reloaded}")?;
+        writeln!(w, "the store is left as it is")
+    })?;
+    Ok(Exit::Ok)
+}
+
+fn backup_path(main: &Path) -> PathBuf {
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let name = main.file_name().unwrap_or_default().to_string_lossy();
+    main.with_file_name(format!("{name}.keyward-backup-{stamp}"))
+}
+
+fn binary(given: Option<&Path>) -> Result<PathBuf, Failure> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe().map_err(|e| {
+            Failure::new(Exit::IoErr, format!("cannot find keyward's own path: {e}"))
+        })?,
+    };
+    fs::canonicalize(&path).map_err(|e| io_failure(&path, e))
+}
+
+/// The AuthorizedKeysCommand value: sshd splits it on blanks and expands
+/// `%`, so paths with either are refused rather than quoted.
+fn command_line(binary: &Path, config: Option<&Path>) -> Result<String, Failure> {
+    let mut parts = vec![binary.display().to_string()];
+    if let Some(c) = config {
+        parts.push("--config".into());
+        parts.push(c.display().to_string());
+    }
+    for p in &parts {
+        if p.contains([' ', '\t', '"', '\'', '\\', '%', '#']) {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!(
+                    "{p}: sshd splits and expands this path; choose one without blanks, quotes, % or #"
+                ),
+            ));
+        }
+    }
+    parts.extend(["keys", "%u", "%f"].map(String::from));
+    Ok(parts.join(" "))
+}
+
+fn command_user(given: Option<&str>) -> Result<String, Failure> {
+    let name = given.unwrap_or("nobody");
+    let Some(pw) = uzers::get_user_by_name(name) else {
+        let hint = if given.is_some() {
+            "check the name with `getent passwd`"
+        } else {
+            "there is no `nobody` here (DSM, for one, may lack it): pass --command-user with an \
+             existing unprivileged account, never root; do not create accounts with useradd on DSM"
+        };
+        return Err(Failure::new(
+            Exit::DataErr,
+            format!("no user {name} for AuthorizedKeysCommandUser; {hint}"),
+        ));
+    };
+    if pw.uid() == 0 {
+        return Err(Failure::new(
+            Exit::DataErr,
+            format!(
+                "{name} is root; keyward needs no privilege to serve keys: choose an unprivileged account"
+            ),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Makes the store's `users/` directory when it is missing.
+fn ensure_store(config: &Config) -> Result<String, Failure> {
+    let users = config.users_dir();
+    if users.is_dir() {
+        return Ok(format!("store: {}", users.display()));
+    }
+    fs::create_dir_all(&users).map_err(|e| io_failure(&users, e))?;
+    for d in [&config.store, &users] {
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).map_err(|e| io_failure(d, e))?;
+    }
+    Ok(format!("store: created {} (root, 0755)", users.display()))
+}
+
+/// Tells the running sshd to reread its configuration, the platform's way.
+/// Only for the system's own sshd_config; a test config is left alone.
+fn reload(req: &Request, main: &Path) -> Result<String, String> {
+    if !req.reload || main != Path::new(DEFAULT_SSHD_CONFIG) {
+        return Ok(format!(
+            "sshd not reloaded ({}); it reads the change when it next starts or reloads",
+            if req.reload {
+                "not the system sshd_config"
+            } else {
+                "--no-reload"
+            }
+        ));
+    }
+    let ok = |cmd: &mut Command| cmd.status().is_ok_and(|s| s.success());
+    for unit in ["ssh", "sshd"] {
+        if ok(Command::new("systemctl").args(["is-active", "--quiet", unit])) {
+            return if ok(Command::new("systemctl").args(["reload", unit])) {
+                Ok(format!("sshd reloaded (systemctl reload {unit})"))
+            } else {
+                Err(format!("`systemctl reload {unit}` failed"))
+            };
+        }
+    }
+    // DSM 6 has no systemd; its service tool lives in one of these.
+    let syno = [
+        "/usr/syno/sbin/synoservicectl",
+        "/usr/syno/bin/synoservicectl",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists());
+    if let Some(tool) = syno {
+        return if ok(Command::new(tool).args(["--reload", "sshd"])) {
+            Ok("sshd reloaded (synoservicectl --reload sshd)".into())
+        } else {
+            Err("`synoservicectl --reload sshd` failed".into())
+        };
+    }
+    for pidfile in ["/run/sshd.pid", "/var/run/sshd.pid"] {
+        let Ok(pid) = fs::read_to_string(pidfile) else {
+            continue;
+        };
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            return if ok(Command::new("kill").args(["-HUP", &pid.to_string()])) {
+                Ok(format!(
+                    "sshd reloaded (SIGHUP to pid {pid} from {pidfile})"
+                ))
+            } else {
+                Err(format!("could not signal sshd (pid {pid} from {pidfile})"))
+            };
+        }
+    }
+    Ok("sshd is not running; it reads the change when it starts".into())
+}

@@ -1,0 +1,206 @@
+//! Editing sshd_config as text, for `keyward setup`: where sshd reads
+//! drop-ins, where keyward's lines go when it does not, and how to take them
+//! out again. sshd takes the first value of a keyword and a `Match` block
+//! runs to the next `Match` or the end of the file, so keyward's lines must
+//! come before every other directive that could set them, and never after a
+//! `Match` (DSM's stock file ends in `Match User ...` blocks).
+
+use std::path::{Path, PathBuf};
+
+/// First line of everything `keyward setup` writes; how `--undo` knows it.
+pub const MARKER: &str = "# keyward: written by `keyward setup`; `keyward setup --undo` removes it";
+/// Closes the block `setup` inserts into a main sshd_config.
+pub const END_MARKER: &str = "# keyward: end";
+/// The drop-in's name; `40-` leaves room before it for what must win.
+pub const DROP_IN: &str = "40-keyward.conf";
+
+/// The lines that register keyward, without the markers.
+pub fn directives(command: &str, user: &str) -> String {
+    format!("AuthorizedKeysCommand {command}\nAuthorizedKeysCommandUser {user}\n")
+}
+
+/// A drop-in file's whole content.
+pub fn drop_in(command: &str, user: &str) -> String {
+    format!("{MARKER}\n{}", directives(command, user))
+}
+
+fn keyword(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    if t.is_empty() || t.starts_with('#') {
+        return None;
+    }
+    t.split([' ', '\t', '=']).next()
+}
+
+/// The directory of `*.conf` drop-ins an `Include` in the global section
+/// pulls in, if any. Relative Include paths are relative to /etc/ssh, as
+/// sshd resolves them (SSHDIR), whatever file they appear in.
+pub fn drop_in_dir(text: &str) -> Option<PathBuf> {
+    for line in text.lines() {
+        match keyword(line) {
+            Some(k) if k.eq_ignore_ascii_case("match") => return None,
+            Some(k) if k.eq_ignore_ascii_case("include") => {
+                for arg in line.split_whitespace().skip(1) {
+                    if let Some(dir) = arg.strip_suffix("/*.conf") {
+                        let dir = Path::new(dir);
+                        return Some(if dir.is_absolute() {
+                            dir.to_path_buf()
+                        } else {
+                            Path::new("/etc/ssh").join(dir)
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `text` with keyward's block inserted after the leading comments, that
+/// is before every directive (and so before the first `Match`).
+pub fn insert_block(text: &str, command: &str, user: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let at = lines
+        .iter()
+        .position(|l| keyword(l).is_some())
+        .unwrap_or(lines.len());
+    let mut out = String::with_capacity(text.len() + 256);
+    for l in &lines[..at] {
+        out.push_str(l);
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(MARKER);
+    out.push('\n');
+    out.push_str(&directives(command, user));
+    out.push_str(END_MARKER);
+    out.push('\n');
+    for l in &lines[at..] {
+        out.push_str(l);
+    }
+    out
+}
+
+/// `text` without keyward's block; `None` when it has none (or a damaged
+/// one, which is left for a person to look at).
+pub fn remove_block(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| l.trim_end() == MARKER)?;
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| l.trim_end() == END_MARKER)?;
+    let mut out = String::with_capacity(text.len());
+    for l in lines[..start].iter().chain(&lines[end + 1..]) {
+        out.push_str(l);
+    }
+    Some(out)
+}
+
+/// The lines of keyward's block in `text`, if it has one.
+pub fn block(text: &str) -> Option<&str> {
+    let start = text.find(MARKER)?;
+    let end = start + text[start..].find(END_MARKER)?;
+    Some(&text[start..end])
+}
+
+/// A unified diff of two texts that differ by one inserted or removed run
+/// of lines (all `setup` ever does), for `--dry-run`.
+pub fn diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let tail = a[head..]
+        .iter()
+        .rev()
+        .zip(b[head..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let ctx = 3;
+    let from = head.saturating_sub(ctx);
+    let (a_end, b_end) = (a.len() - tail, b.len() - tail);
+    let a_to = (a_end + ctx).min(a.len());
+    let b_to = (b_end + ctx).min(b.len());
+    let mut out = format!("--- {old_name}\n+++ {new_name}\n");
+    // An empty range starts at the line before it, as diff(1) writes it.
+    let start = |n: usize| if n == 0 { from } else { from + 1 };
+    out.push_str(&format!(
+        "@@ -{},{} +{},{} @@\n",
+        start(a_to - from),
+        a_to - from,
+        start(b_to - from),
+        b_to - from
+    ));
+    for l in &a[from..head] {
+        out.push_str(&format!(" {l}\n"));
+    }
+    for l in &a[head..a_end] {
+        out.push_str(&format!("-{l}\n"));
+    }
+    for l in &b[head..b_end] {
+        out.push_str(&format!("+{l}\n"));
+    }
+    for l in &a[a_end..a_to] {
+        out.push_str(&format!(" {l}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DSM: &str = "# $OpenBSD: sshd_config,v 1.103 $\n\n#Port 22\nUsePAM yes\n\
+        Subsystem sftp internal-sftp -f DAEMON -u 000\n\
+        Match User root\n    AllowTcpForwarding yes\nMatch User anonymous\n    AllowTcpForwarding no\n";
+
+    #[test]
+    fn block_goes_before_every_directive_and_comes_out_byte_exact() {
+        let new = insert_block(DSM, "/usr/bin/keyward keys %u %f", "nobody");
+        let block_at = new.find(MARKER).unwrap();
+        assert!(block_at < new.find("UsePAM").unwrap());
+        assert!(new.find("AuthorizedKeysCommand ").unwrap() < new.find("Match").unwrap());
+        assert!(new.starts_with("# $OpenBSD"));
+        assert_eq!(remove_block(&new).unwrap(), DSM);
+        assert_eq!(remove_block(DSM), None);
+        assert!(
+            block(&new)
+                .unwrap()
+                .contains("AuthorizedKeysCommandUser nobody")
+        );
+    }
+
+    #[test]
+    fn drop_in_dir_only_from_the_global_section() {
+        assert_eq!(
+            drop_in_dir("# x\nInclude /etc/ssh/sshd_config.d/*.conf\nPort 22\n"),
+            Some(PathBuf::from("/etc/ssh/sshd_config.d"))
+        );
+        assert_eq!(
+            drop_in_dir("include sshd_config.d/*.conf\n"),
+            Some(PathBuf::from("/etc/ssh/sshd_config.d"))
+        );
+        assert_eq!(drop_in_dir(DSM), None);
+        assert_eq!(
+            drop_in_dir("Match User x\nInclude /etc/ssh/sshd_config.d/*.conf\n"),
+            None
+        );
+        assert_eq!(drop_in_dir("Include /etc/ssh/extra.conf\n"), None);
+    }
+
+    #[test]
+    fn diff_shows_the_inserted_lines_with_context() {
+        let old = "a\nb\nc\nd\n";
+        let new = "a\nb\nX\nY\nc\nd\n";
+        assert_eq!(
+            diff("old", "new", old, new),
+            "--- old\n+++ new\n@@ -1,4 +1,6 @@\n a\n b\n+X\n+Y\n c\n d\n"
+        );
+        assert_eq!(
+            diff("/dev/null", "f", "", "X\n"),
+            "--- /dev/null\n+++ f\n@@ -0,0 +1,1 @@\n+X\n"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! `keyward setup` against real `sshd -t`/`sshd -T` and a real sshd: a
+//! Debian-style config with drop-ins, DSM's stock config with trailing Match
+//! blocks, another helper in the slot, and a broken edit.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// `sshd -T -f CONFIG [-C user=USER,...]`: (command, command user).
+fn effective(config: &Path, user: Option<&str>) -> (String, String) {
+    let mut cmd = Command::new("/usr/sbin/sshd");
+    cmd.arg("-T").arg("-f").arg(config);
+    if let Some(u) = user {
+        cmd.arg("-C")
+            .arg(format!("user={u},host=localhost,addr=127.0.0.1"));
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let value = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap_or_else(|| panic!("no {k} in sshd -T"))
+            .to_string()
+    };
+    (
+        value("authorizedkeyscommand "),
+        value("authorizedkeyscommanduser "),
+    )
+}
+
+fn ours(t: &Tree) -> String {
+    format!(
+        "{} --config {} keys %u %f",
+        t.bin.display(),
+        t.config.display()
+    )
+}
+
+fn setup(t: &Tree, config: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "setup",
+        "--binary",
+        t.bin.to_str().unwrap(),
+        "--sshd-config",
+        config.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    t.admin(&args)
+}
+
+/// A Debian 12 style sshd_config: Include of a drop-in directory first.
+fn debian(t: &Tree, extra: &str) -> (PathBuf, PathBuf) {
+    let dir = t.root.join("sshd_config.d");
+    mkdir(&dir, 0o755);
+    let config = t.root.join("sshd_config");
+    write(
+        &config,
+        format!(
+            "# Debian-like\nInclude {}/*.conf\n{extra}HostKey {}\nUsePAM no\nPidFile none\n",
+            dir.display(),
+            t.host_key().display()
+        ),
+        0o644,
+    );
+    (config, dir)
+}
+
+fn backups(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("keyward-backup"))
+        .collect()
+}
+
+#[test]
+fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
+    let t = Tree::new();
+    let (config, dir) = debian(&t, "");
+    let main_before = fs::read(&config).unwrap();
+    let drop_in = dir.join("40-keyward.conf");
+
+    let o = setup(&t, &config, &["--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("+AuthorizedKeysCommand {}", ours(&t))),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!drop_in.exists());
+
+    let o = setup(&t, &config, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("not the system sshd_config"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(effective(&config, None), (ours(&t), "nobody".into()));
+    assert_eq!(fs::read(&config).unwrap(), main_before);
+    let mtime = fs::metadata(&drop_in).unwrap().modified().unwrap();
+
+    let o = setup(&t, &config, &[]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("nothing changed"), "{}", stdout(&o));
+    assert_eq!(fs::metadata(&drop_in).unwrap().modified().unwrap(), mtime);
+
+    let o = setup(&t, &config, &["--undo"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!drop_in.exists());
+    assert_eq!(effective(&config, None), ("none".into(), "none".into()));
+    let o = setup(&t, &config, &["--undo"]);
+    assert!(stdout(&o).contains("nothing to undo"), "{}", stdout(&o));
+}
+
+#[test]
+fn dsm_config_gets_the_lines_before_its_match_blocks_and_logins_work() {
+    let t = Tree::new();
+    let config = t.root.join("sshd_config");
+    let stock = fs::read_to_string("tests/fixtures/dsm7-sshd_config").unwrap();
+    write(&config, &stock, 0o644);
+    let homes = t.root.join("homes");
+    mkdir(&homes, 0o755);
+    let u = User::new(&homes, 0o777);
+    let (key, public) = t.keygen("dsm");
+    write(&t.user_file(&u.name), format!("{public}\n"), 0o644);
+
+    let o = setup(&t, &config, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let now = fs::read_to_string(&config).unwrap();
+    let akc = now.find("AuthorizedKeysCommand ").unwrap();
+    assert!(akc < now.find("\nMatch ").unwrap(), "{now}");
+    // The dated backup is the stock file, byte for byte.
+    let b = backups(&t.root);
+    assert_eq!(b.len(), 1);
+    assert_eq!(fs::read_to_string(&b[0]).unwrap(), stock);
+    // In effect for an ordinary user and inside the trailing Match block.
+    for who in [u.name.as_str(), "anonymous", "root"] {
+        assert_eq!(
+            effective(&config, Some(who)),
+            (ours(&t), "nobody".into()),
+            "{who}"
+        );
+    }
+
+    // A real sshd on that file (test-only settings given with -o, which
+    // win because sshd takes the first value): the 0777 home logs in.
+    let port = free_port();
+    let hk = format!("HostKey={}", t.host_key().display());
+    let listen = format!("ListenAddress=127.0.0.1:{port}");
+    let sshd = Sshd::start(
+        &config,
+        &[
+            "-o",
+            &listen,
+            "-o",
+            &hk,
+            "-o",
+            "PidFile=none",
+            "-o",
+            "UsePAM=no",
+        ],
+        port,
+        &t.root.join("sshd.log"),
+    );
+    let o = sshd.ssh(&key, &u.name, "echo in");
+    assert_eq!(stdout(&o), "in\n", "{}\n{}", stderr(&o), sshd.log());
+
+    let o = setup(&t, &config, &["--undo"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&config).unwrap(), stock);
+}
+
+#[test]
+fn another_helper_keeps_its_slot_unless_replaced() {
+    let t = Tree::new();
+    let other = "AuthorizedKeysCommand /usr/bin/true %u\nAuthorizedKeysCommandUser nobody\n";
+    let config = t.root.join("sshd_config");
+    write(&config, format!("UsePAM no\n{other}"), 0o644);
+    let before = fs::read(&config).unwrap();
+
+    let o = setup(&t, &config, &[]);
+    assert_eq!(code(&o), 78);
+    assert!(
+        stderr(&o).contains("sshd already runs AuthorizedKeysCommand /usr/bin/true %u"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
+    assert_eq!(fs::read(&config).unwrap(), before);
+    assert!(backups(&t.root).is_empty());
+
+    let o = setup(&t, &config, &["--replace"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(effective(&config, None), (ours(&t), "nobody".into()));
+
+    // A helper in an earlier drop-in still wins: setup notices and undoes.
+    let t = Tree::new();
+    let (config, dir) = debian(&t, "");
+    write(&dir.join("10-other.conf"), other, 0o644);
+    let o = setup(&t, &config, &["--replace"]);
+    assert_eq!(code(&o), 78);
+    assert!(
+        stderr(&o).contains("still runs AuthorizedKeysCommand /usr/bin/true"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("40-keyward.conf").exists());
+}
+
+#[test]
+fn broken_edit_is_rolled_back() {
+    let t = Tree::new();
+    let config = t.root.join("sshd_config");
+    let stock = fs::read_to_string("tests/fixtures/dsm7-sshd_config").unwrap();
+    write(&config, &stock, 0o644);
+    // Debug builds add a line sshd cannot parse to what setup writes.
+    let o = Command::new(&t.bin)
+        .arg("--config")
+        .arg(&t.config)
+        .args([
+            "setup",
+            "--binary",
+            t.bin.to_str().unwrap(),
+            "--sshd-config",
+        ])
+        .arg(&config)
+        .env("KEYWARD_TEST_BREAK_SETUP", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 78, "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("Bad configuration option"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("restored"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&config).unwrap(), stock);
+    assert!(backups(&t.root).is_empty());
+
+    let (config, dir) = debian(&t, "");
+    let o = Command::new(&t.bin)
+        .arg("--config")
+        .arg(&t.config)
+        .args([
+            "setup",
+            "--binary",
+            t.bin.to_str().unwrap(),
+            "--sshd-config",
+        ])
+        .arg(&config)
+        .env("KEYWARD_TEST_BREAK_SETUP", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 78, "{}", stdout(&o));
+    assert!(!dir.join("40-keyward.conf").exists());
+}
+
+#[test]
+fn a_missing_command_user_is_named() {
+    let t = Tree::new();
+    let (config, dir) = debian(&t, "");
+    let o = setup(&t, &config, &["--command-user", "kwt-nosuchuser"]);
+    assert_eq!(code(&o), 65);
+    assert!(
+        stderr(&o).contains("no user kwt-nosuchuser"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.join("40-keyward.conf").exists());
+}
