@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::platform::Platform;
 use crate::trusted::{self, UnsafePath};
 
 pub const DEFAULT_PATH: &str = "/etc/keyward/keyward.toml";
@@ -39,6 +40,8 @@ pub struct HomeCheckConfig {
     /// As sshd's AuthorizedKeysFile: relative to the home, `%h %u %U %%` expanded.
     pub files: Vec<String>,
     pub group_exception: GroupException,
+    /// Where fix text must say more (Synology DSM's ACLs).
+    pub platform: Platform,
 }
 
 /// Debian and Ubuntu patch sshd so that a group-writable path is accepted when
@@ -81,6 +84,7 @@ impl Default for HomeCheckConfig {
                 ".ssh/authorized_keys2".into(),
             ],
             group_exception: GroupException::Auto,
+            platform: Platform::Auto,
         }
     }
 }

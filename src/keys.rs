@@ -331,7 +331,10 @@ fn home_check(config: &Config, user: &UserName, log: &mut Log) {
     };
     let files = &config.home_check.files;
     for finding in strict_modes::check(&account, files, config.group_exception()) {
-        log.send(finding.severity(), &finding.message(&account.name));
+        log.send(
+            finding.severity(),
+            &finding.message(&account.name, config.home_check.platform),
+        );
     }
 }
 

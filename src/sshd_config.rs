@@ -191,6 +191,14 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_drop_in_is_what_setup_writes() {
+        assert_eq!(
+            include_str!("../conf/sshd_config.d/40-keyward.conf"),
+            drop_in("/usr/bin/keyward keys %u %f", "nobody")
+        );
+    }
+
+    #[test]
     fn diff_shows_the_inserted_lines_with_context() {
         let old = "a\nb\nc\nd\n";
         let new = "a\nb\nX\nY\nc\nd\n";

@@ -12,6 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::log::{self, Severity};
+use crate::platform::Platform;
 use crate::trusted;
 use uzers::os::unix::GroupExt;
 
@@ -106,10 +107,10 @@ impl Finding {
         }
     }
 
-    /// The log line: what is wrong, then `fix: ...`.
-    pub fn message(&self, user: &str) -> String {
+    /// The log line: what is wrong, then `fix: ...` as `platform` needs it.
+    pub fn message(&self, user: &str, platform: Platform) -> String {
         match self.parts(user) {
-            (what, Some(fix)) => format!("{what}; fix: {fix}"),
+            (what, Some(fix)) => format!("{what}; fix: {}", platform.fix(fix)),
             (what, None) => what,
         }
     }
@@ -471,7 +472,7 @@ mod tests {
                 assert_eq!(offenders[0].mode & 0o777, 0o777);
                 assert!(!offenders[0].bad_owner);
                 assert_eq!(offenders[0].bad_bits, 0o022);
-                let msg = findings[0].message("alice");
+                let msg = findings[0].message("alice", Platform::Linux);
                 assert!(msg.contains("fix: chmod go-w /tmp"), "{msg}");
                 assert_eq!(findings[0].severity(), Severity::Notice);
             }

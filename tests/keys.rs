@@ -418,6 +418,19 @@ fn synology_home_0777_gets_a_warning_with_path_mode_and_fix() {
         ],
     );
     assert_eq!(m.facility, AUTHPRIV);
+    assert!(!m.text.contains("Synology"), "{}", m.text);
+
+    // On DSM the same fix says what chmod does to the folder's ACL.
+    t.write_config("[home_check]\nplatform = \"synology\"");
+    t.keys_as_nobody(&[&u.name]);
+    expect_msg(
+        &t.syslog.drain(),
+        WARNING,
+        &[
+            &format!("fix: chmod go-w {home} (on Synology DSM, chmod removes the folder's ACL"),
+            "DSM-safe",
+        ],
+    );
 }
 
 #[test]

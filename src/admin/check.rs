@@ -85,7 +85,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             None => config.home_check.files.clone(),
         };
         let strict = settings.as_ref().is_none_or(|s| s.strict_modes);
-        own_files(account, &files, strict, config.group_exception(), &mut r);
+        own_files(account, &files, strict, config, &mut r);
     }
 
     let report = CheckReport {
@@ -447,13 +447,8 @@ fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Re
 }
 
 /// StrictModes' verdict on each of the user's own key files.
-fn own_files(
-    account: &Account,
-    files: &[String],
-    strict: bool,
-    group_exception: bool,
-    r: &mut Report,
-) {
+fn own_files(account: &Account, files: &[String], strict: bool, config: &Config, r: &mut Report) {
+    let (group_exception, platform) = (config.group_exception(), config.home_check.platform);
     if !strict {
         r.info("StrictModes no: sshd reads the user's own files whatever their modes");
         return;
@@ -461,6 +456,7 @@ fn own_files(
     let findings = strict_modes::check(account, files, group_exception);
     for f in &findings {
         let (what, fix) = f.parts(&account.name);
+        let fix = fix.map(|x| platform.fix(x));
         let level = match f {
             Finding::CannotLook { .. } => Level::Info,
             _ => Level::Warning,
