@@ -278,3 +278,58 @@ fn a_missing_command_user_is_named() {
     );
     assert!(!dir.join("40-keyward.conf").exists());
 }
+
+/// packaging/synology: install into a root-owned base directory, then the
+/// boot-up task puts the lines back after a "DSM update" reset the file.
+#[test]
+fn synology_scripts_install_and_reapply_after_an_update() {
+    let t = Tree::new();
+    let base = t.root.join("syno");
+    let config = t.root.join("sshd_config");
+    let stock = fs::read_to_string("tests/fixtures/dsm7-sshd_config").unwrap();
+    write(&config, &stock, 0o644);
+    let script = |name: &str, args: &[&str]| {
+        Command::new("sh")
+            .arg(format!("packaging/synology/{name}"))
+            .args(args)
+            .env("KEYWARD_BASE", &base)
+            .output()
+            .unwrap()
+    };
+    let o = script(
+        "install.sh",
+        &[
+            t.bin.to_str().unwrap(),
+            "--sshd-config",
+            config.to_str().unwrap(),
+            "--no-reload",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let want = format!(
+        "{0}/bin/keyward --config {0}/keyward.toml keys %u %f",
+        base.display()
+    );
+    assert_eq!(
+        effective(&config, Some("root")),
+        (want.clone(), "nobody".into())
+    );
+    assert!(base.join("store/users").is_dir());
+
+    let o = script("reapply.sh", &[]);
+    assert!(
+        stdout(&o).contains("nothing changed"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    // A DSM update puts the stock file back; the boot-up task repairs it.
+    write(&config, &stock, 0o644);
+    let o = Command::new("sh")
+        .arg(base.join("reapply.sh"))
+        .env("KEYWARD_BASE", &base)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(effective(&config, Some("root")), (want, "nobody".into()));
+}

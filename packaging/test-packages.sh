@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Build the .deb and .rpm, then prove the .deb on this machine: install it
+# (sshd unchanged), `keyward setup`, a real key login through the real sshd
+# with the system's own configuration, `setup --undo` and `dpkg --purge`
+# (sshd exactly as before, the admin's keys kept).
+# Run as root on Debian 12: bash packaging/test-packages.sh
+# It changes the system's packages and sshd_config while it runs; CI runs it
+# on a throwaway machine. Refuses to run over a keyward installed otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "test-packages: FAIL: $*" >&2; exit 1; }
+say() { echo "test-packages: $*"; }
+[ "$(id -u)" = 0 ] || die "run as root"
+if [ -e /usr/bin/keyward ] && ! dpkg -S /usr/bin/keyward >/dev/null 2>&1; then
+    die "/usr/bin/keyward exists outside any package (packaging/install.sh?); remove it (keyward setup --undo; rm /usr/bin/keyward) to run this test"
+fi
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for pkg in openssh-server openssh-client rpm; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+[ ${#need[@]} -eq 0 ] || { apt-get update -q && apt-get install -y -q "${need[@]}"; }
+command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
+command -v cargo-generate-rpm >/dev/null || cargo install cargo-generate-rpm --locked
+
+cargo build --release --locked
+deb=$(cargo deb --no-build --output target/debian/ 2>/dev/null | tail -1)
+cargo generate-rpm --output target/generate-rpm/
+rpm=$(ls target/generate-rpm/*.rpm | head -1)
+say "built $deb and $rpm"
+for f in /usr/bin/keyward /usr/share/man/man8/keyward.8 /usr/share/man/man5/keyward.toml.5 /etc/keyward/keyward.toml; do
+    dpkg-deb -c "$deb" | grep -q " \.$f\$" || die "$deb lacks $f"
+    rpm -qlp "$rpm" 2>/dev/null | grep -qx "$f" || die "$rpm lacks $f"
+done
+dpkg-deb -f "$deb" Depends | grep -q openssh-server || die "$deb does not depend on openssh-server"
+
+USER_NAME=kwtpkg$$
+WORK=/var/lib/keyward-pkgtest
+SSHD_PID=
+snapshot() { { /usr/sbin/sshd -T 2>&1; find /etc/ssh -type f -exec sha256sum {} + | sort; }; }
+cleanup() {
+    [ -z "$SSHD_PID" ] || kill "$SSHD_PID" 2>/dev/null || true
+    userdel "$USER_NAME" >/dev/null 2>&1 || true
+    rm -rf "$WORK" "/etc/keyward/users/$USER_NAME"
+    rmdir /etc/keyward/users /etc/keyward 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+before=$(snapshot)
+
+dpkg -i "$deb"
+[ "$(snapshot)" = "$before" ] || die "installing the package changed sshd"
+[ -d /etc/keyward/users ] || die "postinst did not create /etc/keyward/users"
+say "installed; sshd unchanged"
+
+keyward setup --no-reload
+[ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommand" { $1 = ""; print substr($0, 2) }')" = "/usr/bin/keyward keys %u %f" ] \
+    || die "setup did not register keyward"
+keyward setup --no-reload | grep -q "nothing changed" || die "a second setup changed something"
+
+# A user whose home sshd refuses (the Synology case), a key in the store only.
+install -d -m 0755 "$WORK"
+useradd -M -U -s /bin/sh -p '*' -d "$WORK/$USER_NAME" "$USER_NAME"
+install -d -m 0777 -o "$USER_NAME" -g "$USER_NAME" "$WORK/$USER_NAME"
+ssh-keygen -q -t ed25519 -N '' -C pkgtest -f "$WORK/id"
+keyward add "$USER_NAME" "$WORK/id.pub"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+install -d -m 0755 /run/sshd
+# The system's own sshd_config (with setup's drop-in); -o only moves it to a
+# free port and leaves PAM out, which has nothing to do with the command.
+/usr/sbin/sshd -D -e -o "ListenAddress=127.0.0.1:$port" -o PidFile=none -o UsePAM=no 2> "$WORK/sshd.log" &
+SSHD_PID=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+out=$(ssh -F /dev/null -i "$WORK/id" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p "$port" "$USER_NAME@127.0.0.1" echo logged-in) \
+    || { cat "$WORK/sshd.log" >&2; die "key login through sshd failed"; }
+[ "$out" = logged-in ] || die "unexpected ssh output: $out"
+grep -q "Accepted publickey for $USER_NAME" "$WORK/sshd.log" || die "sshd did not log the key login"
+kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
+say "key login through the real sshd: ok"
+
+keyward setup --undo --no-reload
+[ "$(snapshot)" = "$before" ] || die "setup --undo did not leave sshd as it was"
+dpkg --purge keyward
+[ "$(snapshot)" = "$before" ] || die "purge changed sshd"
+[ ! -e /usr/bin/keyward ] && [ ! -e /etc/keyward/keyward.toml ] || die "purge left package files"
+[ -f "/etc/keyward/users/$USER_NAME" ] || die "purge removed the admin's keys"
+say "undo and purge: sshd as before, the admin's keys kept"
+say "ok"
