@@ -25,13 +25,17 @@ command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
 command -v cargo-generate-rpm >/dev/null || cargo install cargo-generate-rpm --locked
 
 cargo build --release --locked
-deb=$(cargo deb --no-build --output target/debian/ 2>/dev/null | tail -1)
-cargo generate-rpm --output target/generate-rpm/
+rm -rf target/debian target/generate-rpm
+deb=$(cargo deb --no-build 2>/dev/null | tail -1)
+cargo generate-rpm
 rpm=$(ls target/generate-rpm/*.rpm | head -1)
 say "built $deb and $rpm"
+deb_files=$(dpkg-deb -c "$deb")
+rpm_files=$(rpm -qlp "$rpm" 2>/dev/null)
 for f in /usr/bin/keyward /usr/share/man/man8/keyward.8 /usr/share/man/man5/keyward.toml.5 /etc/keyward/keyward.toml; do
-    dpkg-deb -c "$deb" | grep -q " \.$f\$" || die "$deb lacks $f"
-    rpm -qlp "$rpm" 2>/dev/null | grep -qx "$f" || die "$rpm lacks $f"
+    # cargo-deb gzips man pages, as Debian policy wants.
+    grep -qE " \.$f(\.gz)?\$" <<<"$deb_files" || die "$deb lacks $f"
+    grep -qx "$f" <<<"$rpm_files" || die "$rpm lacks $f"
 done
 dpkg-deb -f "$deb" Depends | grep -q openssh-server || die "$deb does not depend on openssh-server"
 

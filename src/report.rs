@@ -72,6 +72,15 @@ impl Report {
             .unwrap_or(Level::Ok)
     }
 
+    /// 1 (`Attention`) when anything is a warning or worse, for cron jobs.
+    pub fn exit(&self) -> crate::exit::Exit {
+        if self.worst() >= Level::Warning {
+            crate::exit::Exit::Attention
+        } else {
+            crate::exit::Exit::Ok
+        }
+    }
+
     /// `warning: ...` lines, each fix indented below its finding.
     pub fn print_text(&self, out: &mut dyn Write) -> io::Result<()> {
         for f in &self.findings {

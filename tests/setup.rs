@@ -224,19 +224,22 @@ fn broken_edit_is_rolled_back() {
     let stock = fs::read_to_string("tests/fixtures/dsm7-sshd_config").unwrap();
     write(&config, &stock, 0o644);
     // Debug builds add a line sshd cannot parse to what setup writes.
-    let o = Command::new(&t.bin)
-        .arg("--config")
-        .arg(&t.config)
-        .args([
-            "setup",
-            "--binary",
-            t.bin.to_str().unwrap(),
-            "--sshd-config",
-        ])
-        .arg(&config)
-        .env("KEYWARD_TEST_BREAK_SETUP", "1")
-        .output()
-        .unwrap();
+    let broken_setup = |config: &Path| {
+        Command::new(&t.bin)
+            .arg("--config")
+            .arg(&t.config)
+            .args([
+                "setup",
+                "--binary",
+                t.bin.to_str().unwrap(),
+                "--sshd-config",
+            ])
+            .arg(config)
+            .env("KEYWARD_TEST_BREAK_SETUP", "1")
+            .output()
+            .unwrap()
+    };
+    let o = broken_setup(&config);
     assert_eq!(code(&o), 78, "{}", stdout(&o));
     assert!(
         stderr(&o).contains("Bad configuration option"),
@@ -248,19 +251,7 @@ fn broken_edit_is_rolled_back() {
     assert!(backups(&t.root).is_empty());
 
     let (config, dir) = debian(&t, "");
-    let o = Command::new(&t.bin)
-        .arg("--config")
-        .arg(&t.config)
-        .args([
-            "setup",
-            "--binary",
-            t.bin.to_str().unwrap(),
-            "--sshd-config",
-        ])
-        .arg(&config)
-        .env("KEYWARD_TEST_BREAK_SETUP", "1")
-        .output()
-        .unwrap();
+    let o = broken_setup(&config);
     assert_eq!(code(&o), 78, "{}", stdout(&o));
     assert!(!dir.join("40-keyward.conf").exists());
 }

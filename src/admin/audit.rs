@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use super::{Out, Outcome};
 use crate::config::Config;
-use crate::exit::Exit;
 use crate::index;
 use crate::inventory::{self, Now};
 use crate::report::{Level, Report};
@@ -39,11 +38,7 @@ pub fn run(config: &Config, out: &mut Out) -> Outcome {
         report: &r,
     };
     out.emit(&report, |w| r.print_text(w))?;
-    Ok(if r.worst() >= Level::Warning {
-        Exit::Attention
-    } else {
-        Exit::Ok
-    })
+    Ok(r.exit())
 }
 
 /// Returns how many users and keys were looked at.

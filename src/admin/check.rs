@@ -12,7 +12,6 @@ use uzers::os::unix::UserExt;
 
 use super::{Out, Outcome};
 use crate::config::Config;
-use crate::exit::Exit;
 use crate::inventory::{self, Now, Record};
 use crate::report::{Level, Report};
 use crate::sshd::{self, Settings};
@@ -93,11 +92,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         report: &r,
     };
     out.emit(&report, |w| r.print_text(w))?;
-    Ok(if r.worst() >= Level::Warning {
-        Exit::Attention
-    } else {
-        Exit::Ok
-    })
+    Ok(r.exit())
 }
 
 fn sshd_settings(s: &Settings, user: &UserName, r: &mut Report) {
