@@ -33,10 +33,6 @@ struct CheckReport<'a> {
     report: &'a Report,
 }
 
-/// Lines sshd would print to the drop-in, for fixes.
-const AKC_LINES: &str =
-    "AuthorizedKeysCommand /usr/bin/keyward keys %u %f\" and \"AuthorizedKeysCommandUser nobody";
-
 pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let user = super::user_name(req.user)?;
     let mut r = Report::default();
@@ -126,7 +122,7 @@ fn command(
     let Some(line) = &s.command else {
         r.error(
             "sshd: no AuthorizedKeysCommand: sshd never asks keyward, the store is unused",
-            Some(format!("add \"{AKC_LINES}\" to sshd_config before any Match block, then `sshd -t` and reload sshd")),
+            Some("keyward setup (keyward setup --dry-run shows the change first)".into()),
         );
         return None;
     };
