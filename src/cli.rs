@@ -191,6 +191,14 @@ impl SshdArgs {
 
 /// Parses `args` (program name first) and runs the command.
 pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // sshd's own command line goes straight to the lookup: building clap's
+    // whole command tree was a quarter of a lookup's instructions, paid
+    // twice per key. A unit test holds this to clap's reading of the same
+    // arguments; anything else (`--config=FILE`, help, errors) goes to clap.
+    if let Some((config, keys_args)) = sshd_command_line(&args) {
+        return run_keys(config, keys_args);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -200,23 +208,7 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
         }
     };
     match cli.command {
-        Command::Keys { args } => {
-            // clap enforces one or two values; match rather than index anyway.
-            let (user, fingerprint) = match args.as_slice() {
-                [user] => (user, None),
-                [user, fp] => (user, Some(fp.as_os_str())),
-                _ => return Exit::Usage,
-            };
-            let req = keys::Request {
-                config: cli.config.as_deref(),
-                user,
-                fingerprint,
-            };
-            let mut out = std::io::stdout().lock();
-            let exit = keys::run(&req, &mut out);
-            let _ = out.flush();
-            exit
-        }
+        Command::Keys { args } => run_keys(cli.config.as_deref(), &args),
         command => match admin(cli.config.as_deref(), command) {
             Ok(exit) => exit,
             Err(f) => {
@@ -225,6 +217,39 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
             }
         },
     }
+}
+
+/// `keyward [--config FILE] keys USER [FINGERPRINT]`, spelled the way a
+/// sshd_config line spells it: the config and the arguments after `keys`.
+fn sshd_command_line(args: &[OsString]) -> Option<(Option<&Path>, &[OsString])> {
+    let (config, rest) = match args.get(1..)? {
+        [opt, file, rest @ ..] if opt == "--config" => (Some(Path::new(file)), rest),
+        rest => (None, rest),
+    };
+    match rest {
+        [keys, data @ ..] if keys == "keys" && (1..=2).contains(&data.len()) => {
+            Some((config, data))
+        }
+        _ => None,
+    }
+}
+
+fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
+    // clap enforces one or two values; match rather than index anyway.
+    let (user, fingerprint) = match args {
+        [user] => (user, None),
+        [user, fp] => (user, Some(fp.as_os_str())),
+        _ => return Exit::Usage,
+    };
+    let req = keys::Request {
+        config,
+        user,
+        fingerprint,
+    };
+    let mut out = std::io::stdout().lock();
+    let exit = keys::run(&req, &mut out);
+    let _ = out.flush();
+    exit
 }
 
 fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
@@ -334,6 +359,46 @@ mod tests {
             keys_args(&["keys", "--help", "SHA256:x"]),
             vec![OsString::from("--help"), OsString::from("SHA256:x")]
         );
+    }
+
+    #[test]
+    fn sshd_command_lines_skip_clap_but_read_the_same() {
+        let cases: &[&[&str]] = &[
+            &["keys", "alice"],
+            &["keys", "alice", "SHA256:x"],
+            &["keys", "--help"],
+            &["keys", "-x", "--version"],
+            &["--config", "/k.toml", "keys", "alice", "SHA256:x"],
+            &["--config", "/k.toml", "keys", "--config"],
+            &["--config", "keys", "keys", "a"],
+            // Not sshd's shape: clap decides.
+            &["keys"],
+            &["keys", "a", "b", "c"],
+            &["--config=/k.toml", "keys", "a"],
+            &["--config", "/k.toml", "list"],
+            &["list", "keys"],
+            &["--help"],
+            &[],
+        ];
+        for case in cases {
+            let argv: Vec<OsString> = std::iter::once("keyward")
+                .chain(case.iter().copied())
+                .map(OsString::from)
+                .collect();
+            let fast = sshd_command_line(&argv);
+            match (fast, Cli::try_parse_from(&argv)) {
+                (Some((config, args)), Ok(cli)) => {
+                    let Command::Keys { args: clap_args } = cli.command else {
+                        panic!("{case:?}: fast path took a non-keys command");
+                    };
+                    assert_eq!(config, cli.config.as_deref(), "{case:?}");
+                    assert_eq!(args, clap_args.as_slice(), "{case:?}");
+                }
+                (Some(_), Err(e)) => panic!("{case:?}: fast path took what clap refuses: {e}"),
+                (None, _) => {}
+            }
+        }
+        assert!(sshd_command_line(&["keyward", "keys", "a"].map(OsString::from)).is_some());
     }
 
     #[test]
