@@ -24,7 +24,7 @@ cargo build --release --locked -q
 OUT=$PWD/target/bench
 mkdir -p "$OUT"
 B=/var/lib/keyward-bench       # root-owned 0755, as sshd and keyward require
-rm -rf "$B"; install -d -m 0755 "$B" "$B/store" "$B/store/users" "$B/bigstore" "$B/bigstore/users"
+rm -rf "$B"; install -d -m 0755 "$B" "$B/home" "$B/store" "$B/store/users" "$B/bigstore" "$B/bigstore/users"
 install -m 0755 target/release/keyward "$B/keyward"
 USERS=()
 SSHD_PID=
@@ -120,11 +120,13 @@ med, catmed = statistics.median(kw) * 1000, statistics.median(cat) * 1000
 print(f"{sys.argv[2]},{med:.3f},{p(kw, .99):.3f},{catmed:.3f},{med / catmed:.2f},{sys.argv[3]},{sys.argv[4]}")
 EOF
 }
-measure() {  # name keys layout fp(yes/no) hc(on/off) config user catfile
+measure() {  # name keys layout fp(yes/no|home) hc(on/off) config user catfile
     local name=$1 keys=$2 layout=$3 fp=$4 hc=$5 cfg=$6 user=$7 catfile=$8 runs
     runs=300; [ "$keys" -ge 10000 ] && runs=40
     local args=("$B/keyward" --config "$cfg" keys "$user")
     [ "$fp" = no ] || args+=("$FP")
+    # "home": sshd's %h %U as `keyward setup` registers them (a safe home).
+    [ "$fp" != home ] || args+=("$B/home" 65534)
     hyperfine -N -w 10 -r $runs --export-json "$OUT/$name.json" \
         --command-name kw "${args[*]}" --command-name cat "cat $catfile" >/dev/null 2>&1
     local rss inter=
@@ -141,8 +143,11 @@ for n in 1 100 10000 100000; do
     measure "file-$n-all" $n file no off "$B/home-off.toml" "u$n" "$B/store/users/u$n"
     measure "frag-$n-fp" $n fragments yes off "$B/home-off.toml" "d$n" "$B/store/users/u$n"
 done
-measure "file-1-fp-homecheck" 1 file yes on "$B/home-on.toml" "u1" "$B/store/users/u1"
-measure "file-100-fp-homecheck" 100 file yes on "$B/home-on.toml" "u100" "$B/store/users/u100"
+# The home check as sshd runs it now (%h %U given), and without them: the
+# user is then looked up in the user database (and is not there).
+measure "file-1-fp-homecheck" 1 file home on "$B/home-on.toml" "u1" "$B/store/users/u1"
+measure "file-100-fp-homecheck" 100 file home on "$B/home-on.toml" "u100" "$B/store/users/u100"
+measure "file-1-fp-homecheck-nss" 1 file yes on "$B/home-on.toml" "u1" "$B/store/users/u1"
 measure "bigstore-1-fp" 1 "100k-user store" yes off "$B/big.toml" "u1" "$B/bigstore/users/u1"
 
 # End to end: a real login through a real sshd, keyward versus the same key in
@@ -170,7 +175,7 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile .ssh/authorized_keys
-AuthorizedKeysCommand $B/keyward --config $B/home-on.toml keys %u %f
+AuthorizedKeysCommand $B/keyward --config $B/home-on.toml keys %u %f %h %U
 AuthorizedKeysCommandUser nobody
 EOF
 /usr/sbin/sshd -D -f "$B/sshd_config" & SSHD_PID=$!

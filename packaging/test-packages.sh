@@ -58,7 +58,7 @@ dpkg -i "$deb"
 say "installed; sshd unchanged"
 
 keyward setup --no-reload
-[ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommand" { $1 = ""; print substr($0, 2) }')" = "/usr/bin/keyward keys %u %f" ] \
+[ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommand" { $1 = ""; print substr($0, 2) }')" = "/usr/bin/keyward keys %u %f %h %U" ] \
     || die "setup did not register keyward"
 keyward setup --no-reload | grep -q "nothing changed" || die "a second setup changed something"
 

@@ -19,7 +19,7 @@ use crate::keys;
     version,
     about = "Serve SSH keys to sshd from a root-owned store, and say why a home breaks key login",
     long_about = "keyward is run by sshd as its AuthorizedKeysCommand:\n\n    \
-        AuthorizedKeysCommand /usr/bin/keyward keys %u %f\n    \
+        AuthorizedKeysCommand /usr/bin/keyward keys %u %f %h %U\n    \
         AuthorizedKeysCommandUser nobody\n\n\
         It prints the user's lines from /etc/keyward/users/USER (a file, or a directory of \
         fragments) and logs to syslog when sshd's StrictModes would refuse the user's own \
@@ -45,15 +45,16 @@ pub enum Command {
         disable_help_flag = true,
         long_about = "Print USER's authorized_keys lines from the store on stdout.\n\n\
             With FINGERPRINT (sshd's %f, SHA256:... or MD5:...), print only the line(s) for that \
-            key plus every cert-authority line. Every argument is taken as data, never as an \
+            key plus every cert-authority line. HOME and UID (sshd's %h and %U) spare the home \
+            check a user-database lookup. Every argument is taken as data, never as an \
             option. On any doubt nothing is printed and the exit status is non-zero; the reason \
             goes to syslog."
     )]
     Keys {
-        /// USER [FINGERPRINT]
+        /// USER [FINGERPRINT [HOME UID]]
         #[arg(
-            value_name = "USER [FINGERPRINT]",
-            num_args = 1..=2,
+            value_name = "USER [FINGERPRINT [HOME UID]]",
+            num_args = 1..=4,
             allow_hyphen_values = true,
             trailing_var_arg = true,
             required = true
@@ -219,7 +220,7 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
     }
 }
 
-/// `keyward [--config FILE] keys USER [FINGERPRINT]`, spelled the way a
+/// `keyward [--config FILE] keys USER [FINGERPRINT [HOME UID]]`, spelled the way a
 /// sshd_config line spells it: the config and the arguments after `keys`.
 fn sshd_command_line(args: &[OsString]) -> Option<(Option<&Path>, &[OsString])> {
     let (config, rest) = match args.get(1..)? {
@@ -235,16 +236,25 @@ fn sshd_command_line(args: &[OsString]) -> Option<(Option<&Path>, &[OsString])> 
 }
 
 fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
-    // clap enforces one or two values; match rather than index anyway.
-    let (user, fingerprint) = match args {
-        [user] => (user, None),
-        [user, fp] => (user, Some(fp.as_os_str())),
-        _ => return Exit::Usage,
+    // clap enforces one to four values; HOME comes only with UID.
+    let (user, fingerprint, home_uid) = match args {
+        [user] => (user, None, None),
+        [user, fp] => (user, Some(fp.as_os_str()), None),
+        [user, fp, home, uid] => (
+            user,
+            Some(fp.as_os_str()),
+            Some((home.as_os_str(), uid.as_os_str())),
+        ),
+        _ => {
+            eprintln!("keyward: keys takes USER [FINGERPRINT [HOME UID]]");
+            return Exit::Usage;
+        }
     };
     let req = keys::Request {
         config,
         user,
         fingerprint,
+        home_uid,
     };
     let mut out = std::io::stdout().lock();
     let exit = keys::run(&req, &mut out);
@@ -373,7 +383,8 @@ mod tests {
             &["--config", "keys", "keys", "a"],
             // Not sshd's shape: clap decides.
             &["keys"],
-            &["keys", "a", "b", "c"],
+            &["keys", "a", "b", "c", "d", "e"],
+            &["keys", "alice", "SHA256:x", "/home/alice", "1000"],
             &["--config=/k.toml", "keys", "a"],
             &["--config", "/k.toml", "list"],
             &["list", "keys"],
@@ -410,7 +421,7 @@ mod tests {
     #[test]
     fn wrong_argument_counts_are_usage_errors() {
         assert!(parse(&["keys"]).is_err());
-        assert!(parse(&["keys", "a", "b", "c"]).is_err());
+        assert!(parse(&["keys", "a", "b", "c", "d", "e"]).is_err());
         assert!(parse(&[]).is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! `keyward keys USER [FINGERPRINT]`: the AuthorizedKeysCommand itself.
+//! `keyward keys USER [FINGERPRINT [HOME UID]]`: the AuthorizedKeysCommand itself.
 //!
 //! Contract with sshd: stdout carries only valid authorized_keys lines, and
 //! only after the whole lookup succeeded; any doubt exits non-zero with
@@ -28,6 +28,9 @@ pub struct Request<'a> {
     pub config: Option<&'a Path>,
     pub user: &'a OsStr,
     pub fingerprint: Option<&'a OsStr>,
+    /// sshd's `%h` and `%U`: the user's home and uid as sshd has them, so
+    /// the home check need not ask the user database again.
+    pub home_uid: Option<(&'a OsStr, &'a OsStr)>,
 }
 
 /// What one lookup served, for the log and for callers such as tests.
@@ -91,6 +94,18 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
         }
     };
 
+    let known = match req.home_uid.map(|(h, u)| account_from_sshd(&user, h, u)) {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            log.err(&format!(
+                "refusing lookup for user {}: {e}; the AuthorizedKeysCommand line should end in `%u %f %h %U`",
+                user.display()
+            ));
+            return Exit::DataErr;
+        }
+    };
+
     let result = lookup(&config, &user, fingerprint.as_ref(), &mut log);
     let exit = match result {
         Ok(served) => match stdout
@@ -126,7 +141,7 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
     };
 
     if config.home_check.enabled {
-        home_check(&config, &user, &mut log);
+        home_check(&config, &user, known, &mut log);
     }
     exit
 }
@@ -316,18 +331,43 @@ fn summary(user: &UserName, fingerprint: Option<&Fingerprint>, s: &Served) -> St
     }
 }
 
-fn home_check(config: &Config, user: &UserName, log: &mut Log) {
-    let Some(pw) = uzers::get_user_by_name(user.as_os_str()) else {
-        log.info(&format!(
-            "user {}: not in the user database; home check skipped",
-            user.display()
+/// The account from sshd's `%h` and `%U`: an absolute home, a decimal uid.
+fn account_from_sshd(user: &UserName, home: &OsStr, uid: &OsStr) -> Result<Account, String> {
+    let home = Path::new(home);
+    if !home.is_absolute() {
+        return Err(format!(
+            "home argument {} is not an absolute path",
+            log::path(home)
         ));
-        return;
-    };
-    let account = Account {
-        name: pw.name().to_string_lossy().into_owned(),
-        uid: pw.uid(),
-        home: pw.home_dir().to_path_buf(),
+    }
+    let uid = uid
+        .to_str()
+        .and_then(|u| u.parse::<u32>().ok())
+        .ok_or_else(|| format!("uid argument {:?} is not a number", uid.to_string_lossy()))?;
+    Ok(Account {
+        name: user.as_os_str().to_string_lossy().into_owned(),
+        uid,
+        home: home.to_path_buf(),
+    })
+}
+
+fn home_check(config: &Config, user: &UserName, known: Option<Account>, log: &mut Log) {
+    let account = match known {
+        Some(a) => a,
+        None => {
+            let Some(pw) = uzers::get_user_by_name(user.as_os_str()) else {
+                log.info(&format!(
+                    "user {}: not in the user database; home check skipped",
+                    user.display()
+                ));
+                return;
+            };
+            Account {
+                name: pw.name().to_string_lossy().into_owned(),
+                uid: pw.uid(),
+                home: pw.home_dir().to_path_buf(),
+            }
+        }
     };
     let files = &config.home_check.files;
     for finding in strict_modes::check(&account, files, config.group_exception()) {

@@ -194,7 +194,7 @@ mod tests {
     fn shipped_example_drop_in_is_what_setup_writes() {
         assert_eq!(
             include_str!("../conf/sshd_config.d/40-keyward.conf"),
-            drop_in("/usr/bin/keyward keys %u %f", "nobody")
+            drop_in("/usr/bin/keyward keys %u %f %h %U", "nobody")
         );
     }
 

@@ -457,6 +457,10 @@ fn check_names_what_breaks_the_command_line() {
             "the second argument is \"%k\", not %f",
         ),
         (
+            format!("AuthorizedKeysCommand {bin} --config {cfg} keys %u %f %U %h\n"),
+            "are \"%U %h\", not %h %U",
+        ),
+        (
             "AuthorizedKeysCommand /usr/bin/true %u\n".to_string(),
             "not keyward",
         ),

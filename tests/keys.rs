@@ -433,6 +433,50 @@ fn synology_home_0777_gets_a_warning_with_path_mode_and_fix() {
     );
 }
 
+/// With sshd's `%h %U`, the home check judges the account sshd has, and
+/// asks the user database nothing.
+#[test]
+fn home_and_uid_from_sshd_are_used_and_checked() {
+    let (t, homes) = home_tree();
+    let (_, key) = t.keygen("k");
+    // No such account in NSS: only sshd's arguments describe it.
+    let name = "kwt-from-sshd";
+    write(&t.user_file(name), format!("{key}\n"), 0o644);
+    let home = homes.join(name);
+    mkdir(&home, 0o777);
+    let fp = fingerprint(&key, "sha256");
+    let out = t.keys_as_nobody(&[name, &fp, home.to_str().unwrap(), "4242"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), format!("{key}\n"));
+    let msgs = t.syslog.drain();
+    expect_msg(
+        &msgs,
+        NOTICE,
+        &[
+            &format!("user {name}: home {}", home.display()),
+            "owned by root (uid 0) with mode 0777",
+            &format!("fix: chmod go-w {}", home.display()),
+        ],
+    );
+    assert!(
+        !msgs
+            .iter()
+            .any(|m| m.text.contains("not in the user database")),
+        "{msgs:#?}"
+    );
+
+    for (h, u, why) in [
+        ("relative/home", "4242", "is not an absolute path"),
+        ("/home/x", "-1", "is not a number"),
+        ("/home/x", "", "is not a number"),
+    ] {
+        let out = t.keys_as_nobody(&[name, &fp, h, u]);
+        assert_eq!(out.status.code(), Some(65), "{h} {u}");
+        assert_eq!(stdout(&out), "");
+        expect_msg(&t.syslog.drain(), ERR, &[why, "%u %f %h %U"]);
+    }
+}
+
 #[test]
 fn unsafe_home_without_key_files_gets_a_notice() {
     let (t, homes) = home_tree();

@@ -39,7 +39,7 @@ fn effective(config: &Path, user: Option<&str>) -> (String, String) {
 
 fn ours(t: &Tree) -> String {
     format!(
-        "{} --config {} keys %u %f",
+        "{} --config {} keys %u %f %h %U",
         t.bin.display(),
         t.config.display()
     )
@@ -298,7 +298,7 @@ fn synology_scripts_install_and_reapply_after_an_update() {
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let want = format!(
-        "{0}/bin/keyward --config {0}/keyward.toml keys %u %f",
+        "{0}/bin/keyward --config {0}/keyward.toml keys %u %f %h %U",
         base.display()
     );
     assert_eq!(

@@ -33,6 +33,9 @@ struct CheckReport<'a> {
     report: &'a Report,
 }
 
+/// The line `keyward setup` writes, for fixes.
+const LINE: &str = "AuthorizedKeysCommand /usr/bin/keyward keys %u %f %h %U";
+
 pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let user = super::user_name(req.user)?;
     let mut r = Report::default();
@@ -171,7 +174,7 @@ fn command(
             good = false;
             r.error(
                 format!("sshd: AuthorizedKeysCommand uses {t}, which sshd 9.2 does not expand: it drops the whole connection"),
-                Some("use only %u and %f: AuthorizedKeysCommand /usr/bin/keyward keys %u %f".into()),
+                Some(format!("use only the tokens of {LINE}")),
             );
         }
     }
@@ -181,11 +184,11 @@ fn command(
             format!("sshd: the AuthorizedKeysCommand line ends in \"{hash} ...\": sshd passes a trailing comment as arguments and keyward refuses them"),
             Some("move the comment to a line of its own".into()),
         );
-    } else if !(1..=2).contains(&args.len()) {
+    } else if ![1, 2, 4].contains(&args.len()) {
         good = false;
         r.error(
-            format!("sshd: AuthorizedKeysCommand passes {} argument(s) after `keys`; keyward takes USER [FINGERPRINT] and exits 64", args.len()),
-            Some("AuthorizedKeysCommand /usr/bin/keyward keys %u %f".into()),
+            format!("sshd: AuthorizedKeysCommand passes {} argument(s) after `keys`; keyward takes USER [FINGERPRINT [HOME UID]] and exits 64", args.len()),
+            Some(LINE.into()),
         );
     } else {
         if args[0] != "%u" {
@@ -201,9 +204,20 @@ fn command(
                 good = false;
                 r.error(
                     format!("sshd: the second argument is \"{other}\", not %f: keyward refuses anything but a fingerprint there"),
-                    Some("AuthorizedKeysCommand /usr/bin/keyward keys %u %f".into()),
+                    Some(LINE.into()),
                 );
             }
+        }
+        match args.get(2..) {
+            Some([h, u]) if h == "%h" && u == "%U" => {}
+            Some([h, u]) => {
+                good = false;
+                r.error(
+                    format!("sshd: the home and uid arguments are \"{h} {u}\", not %h %U"),
+                    Some(LINE.into()),
+                );
+            }
+            _ => r.info("sshd: no %h %U: keyward asks the user database for the home on every lookup; with them it uses sshd's"),
         }
     }
     match strict_modes::program_check(Path::new(&argv[0]), config.group_exception()) {

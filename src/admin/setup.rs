@@ -436,7 +436,8 @@ fn command_line(binary: &Path, config: Option<&Path>) -> Result<String, Failure>
             ));
         }
     }
-    parts.extend(["keys", "%u", "%f"].map(String::from));
+    // %h and %U give the home check sshd's own view of the account.
+    parts.extend(["keys", "%u", "%f", "%h", "%U"].map(String::from));
     Ok(parts.join(" "))
 }
 
@@ -491,7 +492,14 @@ fn reload(req: &Request, main: &Path) -> Result<String, String> {
             }
         ));
     }
-    let ok = |cmd: &mut Command| cmd.status().is_ok_and(|s| s.success());
+    // Where systemd is not running, systemctl says so on stderr; that is an
+    // answer here, not news for the admin.
+    let ok = |cmd: &mut Command| {
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
     for unit in ["ssh", "sshd"] {
         if ok(Command::new("systemctl").args(["is-active", "--quiet", unit])) {
             return if ok(Command::new("systemctl").args(["reload", unit])) {

@@ -143,7 +143,7 @@ impl Tree {
                  KbdInteractiveAuthentication no\n\
                  MaxStartups 100\n\
                  MaxSessions 100\n\
-                 AuthorizedKeysCommand {} --config {} keys %u %f\n\
+                 AuthorizedKeysCommand {} --config {} keys %u %f %h %U\n\
                  AuthorizedKeysCommandUser nobody\n",
                 host_key.display(),
                 self.bin.display(),
