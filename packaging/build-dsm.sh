@@ -15,7 +15,9 @@ die() { echo "build-dsm: $*" >&2; exit 1; }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
-    dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv)
+    for pkg in python3 python3-venv; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+    done
     command -v objdump >/dev/null || need+=(binutils)
     [ ${#need[@]} -eq 0 ] || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"; }
 fi

@@ -17,7 +17,7 @@ if [ -e /usr/bin/keyward ] && ! dpkg -S /usr/bin/keyward >/dev/null 2>&1; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in openssh-server openssh-client rpm; do
+for pkg in openssh-server openssh-client rpm python3; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] || { apt-get update -q && apt-get install -y -q "${need[@]}"; }
