@@ -180,26 +180,14 @@ impl Finding {
 
 /// Expands sshd's AuthorizedKeysFile tokens and makes the path absolute.
 pub fn expand(pattern: &str, account: &Account) -> PathBuf {
-    let mut out = String::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('h') => out.push_str(&account.home.to_string_lossy()),
-            Some('u') => out.push_str(&account.name),
-            Some('U') => out.push_str(&account.uid.to_string()),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    let p = PathBuf::from(out);
+    let home = account.home.to_string_lossy();
+    let uid = account.uid.to_string();
+    let values = [
+        ('h', home.as_ref()),
+        ('u', account.name.as_str()),
+        ('U', uid.as_str()),
+    ];
+    let p = PathBuf::from(crate::sshd::expand(pattern, &values));
     if p.is_absolute() {
         p
     } else {
