@@ -127,8 +127,6 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     })?;
     let drop_dir = text::drop_in_dir(&main_text);
     let drop_path = drop_dir.as_ref().map(|d| d.join(text::DROP_IN));
-    let ours_now = ours(&main_text, drop_path.as_deref());
-
     if req.undo {
         return undo(req, main, &main_text, drop_path.as_deref(), out);
     }
@@ -136,12 +134,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let binary = binary(req.binary)?;
     let command = command_line(&binary, req.config_path)?;
     let user = command_user(req.command_user)?;
-    let wanted = Settings {
-        command: Some(command.clone()),
-        command_user: Some(user.clone()),
-        ..before.clone()
-    };
-    if before.command == wanted.command && before.command_user == wanted.command_user {
+    if registered(&before, &command, &user) {
         let msg = format!(
             "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed"
         );
@@ -154,8 +147,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     if let Some(other) = &before.command {
         // Ours: written by setup, or any command line that runs keyward
         // (an older install, another path).
-        let is_ours = ours_now
-            .as_deref()
+        let is_ours = ours(&main_text, drop_path.as_deref())
             .is_some_and(|o| o.contains(other.as_str()))
             || sshd::argv_split(other).is_ok_and(|argv| sshd::keyward_args(&argv).is_some());
         if !is_ours && !req.replace {
@@ -172,7 +164,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     }
     // sshd refuses to run a program under a writable directory; say so now
     // rather than after every key is refused.
-    match strict_modes::program_check(&binary, Path::new("/etc/debian_version").exists()) {
+    match strict_modes::program_check(&binary, config.group_exception()) {
         Ok(o) if o.is_empty() => {}
         Ok(o) => {
             let fix: Vec<String> = o.iter().flat_map(|x| x.fixes("root")).collect();
@@ -248,7 +240,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         .map_err(|e| e.to_string())
         .and_then(|()| sshd::global(req.sshd, cfg_arg).map_err(|e| e.to_string()))
         .and_then(|after| {
-            if after.command == wanted.command && after.command_user == wanted.command_user {
+            if registered(&after, &command, &user) {
                 Ok(())
             } else {
                 Err(format!(
@@ -318,6 +310,11 @@ fn test_damage(content: String) -> String {
         return content + "ThisIsNotAnSshdKeyword yes\n";
     }
     content
+}
+
+/// Whether sshd's effective settings run exactly this command as this user.
+fn registered(s: &Settings, command: &str, user: &str) -> bool {
+    s.command.as_deref() == Some(command) && s.command_user.as_deref() == Some(user)
 }
 
 /// keyward's registration as it stands in the files, if any.
