@@ -208,11 +208,7 @@ pub fn list_dir(dir: &Trusted, all: bool) -> Result<Vec<OsString>, UnsafePath> {
         path: dir.path.clone(),
         err,
     };
-    let fd = dir
-        .fd
-        .try_clone()
-        .map_err(|e| io(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
-    let mut d = Dir::from_fd(fd).map_err(io)?;
+    let mut d = Dir::from_fd(dir.try_clone()?.fd).map_err(io)?;
     let mut names = Vec::new();
     for entry in d.iter() {
         let entry = entry.map_err(io)?;

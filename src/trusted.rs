@@ -325,10 +325,7 @@ pub fn read_all(t: &Trusted, limit: u64) -> Result<Vec<u8>, UnsafePath> {
             limit,
         });
     }
-    let fd = t.fd.try_clone().map_err(|e| UnsafePath::Io {
-        path: t.path.clone(),
-        err: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-    })?;
+    let fd = t.try_clone()?.fd;
     let mut buf = Vec::with_capacity(t.size as usize);
     // The file may grow after fstat; never read past the limit regardless.
     File::from(fd)
