@@ -363,7 +363,10 @@ fn blob_type_name(blob: &[u8]) -> Result<&[u8], LineError> {
 /// Structural decoding by ssh-key, plus the value checks sshd makes when it
 /// reads a key: RSA modulus size and ECDSA points on their curve.
 fn check_key_data(blob: &[u8]) -> Result<(), LineError> {
-    let bad = |e: &dyn fmt::Display| LineError::BadKeyData(e.to_string());
+    // ssh-key's messages can quote bytes of the blob (an algorithm name):
+    // they are the file's bytes, escaped like any other.
+    let bad =
+        |e: &dyn fmt::Display| LineError::BadKeyData(crate::log::escape(e.to_string().as_bytes()));
     // from_bytes also refuses trailing data after the key, as sshd does.
     let key = PublicKey::from_bytes(blob).map_err(|e| bad(&e))?;
     match key.key_data() {
@@ -769,6 +772,25 @@ mod tests {
             LineError::BadKeyData(_)
         ));
         assert_eq!(err(&format!("{ED}\0x")), LineError::Nul);
+    }
+
+    #[test]
+    fn parser_errors_carry_no_raw_bytes_of_the_blob() {
+        // An ECDSA blob whose curve name is a log line and a terminal escape:
+        // ssh-key quotes it in its error.
+        let mut blob = Vec::new();
+        for field in [
+            &b"ecdsa-sha2-nistp256"[..],
+            b"nist\nsshd: Accepted\x1b[2K",
+            &[4; 65],
+        ] {
+            blob.extend_from_slice(&(field.len() as u32).to_be_bytes());
+            blob.extend_from_slice(field);
+        }
+        let line = format!("ecdsa-sha2-nistp256 {}", STANDARD.encode(&blob));
+        let text = err(&line).to_string();
+        assert!(text.contains("nist\\x0asshd: Accepted\\x1b[2K"), "{text}");
+        assert!(!text.bytes().any(|b| b < 0x20 || b == 0x7f), "{text:?}");
     }
 
     #[test]

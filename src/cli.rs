@@ -213,7 +213,7 @@ pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
         command => match admin(cli.config.as_deref(), command) {
             Ok(exit) => exit,
             Err(f) => {
-                eprintln!("keyward: {f}");
+                admin::warn(&f.message);
                 f.exit
             }
         },
@@ -257,6 +257,14 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
         home_uid,
     };
     let mut out = std::io::stdout().lock();
+    // sshd reads a pipe and needs the lines byte for byte; an admin running
+    // `keys` by hand reads a terminal, which must not obey a comment's escapes.
+    if std::io::IsTerminal::is_terminal(&out) {
+        let mut buf = Vec::new();
+        let exit = keys::run(&req, &mut buf);
+        let _ = out.write_all(crate::log::scrub(&String::from_utf8_lossy(&buf), true).as_bytes());
+        return exit;
+    }
     let exit = keys::run(&req, &mut out);
     let _ = out.flush();
     exit

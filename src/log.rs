@@ -62,6 +62,7 @@ impl Log {
     }
 
     pub fn send(&mut self, severity: Severity, message: &str) {
+        let message = &*scrub(message, false);
         let sent = match self.backend.as_mut() {
             Some(logger) => match severity {
                 Severity::Err => logger.err(message),
@@ -98,19 +99,54 @@ impl Log {
     }
 }
 
-/// Renders bytes from the outside world (user names, paths) for a log line:
-/// printable ASCII as is, everything else as `\xNN`, so that no input can
-/// forge a second log line or hide in terminal escapes.
+/// Renders bytes from the outside world (user names, paths, key comments,
+/// a parser's error text) for a log line or a terminal: printable ASCII as
+/// is, everything else as `\xNN`, so that no input can forge a second log
+/// line, move a terminal's cursor or hide in escape sequences. A backslash
+/// is escaped too, so the rendering cannot be faked either.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         if (0x20..0x7f).contains(&b) && b != b'\\' {
             out.push(b as char);
         } else {
-            out.push_str(&format!("\\x{b:02x}"));
+            push_hex(&mut out, &[b]);
         }
     }
     out
+}
+
+/// The last line of defence, applied to every message as it leaves for
+/// syslog or a terminal: characters that steer a terminal or a log reader
+/// (C0 and C1 controls, DEL, and the invisible bidirectional and format
+/// characters that reorder what a reader sees) become `\xNN`. Text keyward
+/// wrote itself passes unchanged, so anything escaped here is input that
+/// escaped `escape`. `keep_newlines` is for multi-line terminal output.
+pub fn scrub(text: &str, keep_newlines: bool) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| {
+        (c.is_control() && !(keep_newlines && c == '\n'))
+            || matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if hostile(c) {
+            push_hex(&mut out, c.encode_utf8(&mut [0; 4]).as_bytes());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    use std::fmt::Write;
+    for b in bytes {
+        let _ = write!(out, "\\x{b:02x}");
+    }
 }
 
 /// `escape` for a path.
@@ -129,6 +165,18 @@ mod tests {
         assert_eq!(escape(b"a\nb"), "a\\x0ab");
         assert_eq!(escape(b"a\\b"), "a\\x5cb");
         assert_eq!(escape(&[0xff, 0x1b]), "\\xff\\x1b");
+    }
+
+    #[test]
+    fn scrub_neutralises_terminal_and_log_controls_only() {
+        assert_eq!(scrub("plain ü \\x0a text", false), "plain ü \\x0a text");
+        assert_eq!(scrub("a\nb\r\x1b[2K", false), "a\\x0ab\\x0d\\x1b[2K");
+        assert_eq!(scrub("a\nb\r", true), "a\nb\\x0d");
+        // C1 CSI and a right-to-left override.
+        assert_eq!(
+            scrub("x\u{9b}y\u{202e}z", true),
+            "x\\xc2\\x9by\\xe2\\x80\\xaez"
+        );
     }
 
     #[test]

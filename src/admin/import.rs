@@ -93,7 +93,9 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             match sshd::effective(req.sshd, req.sshd_config, &account.name) {
                 Ok(s) => patterns = s.authorized_keys_files,
                 Err(e) => {
-                    eprintln!("keyward: {e}; reading the files in home_check.files instead");
+                    super::warn(&format!(
+                        "{e}; reading the files in home_check.files instead"
+                    ));
                     ask_sshd = false;
                 }
             }

@@ -50,9 +50,9 @@ pub fn run(config: &Config, user: Option<&OsStr>, out: &mut Out) -> Outcome {
     out.emit(&rows, |w| table(w, &rows))?;
     if !problems.is_empty() {
         for p in &problems {
-            eprintln!("keyward: {p}");
+            super::warn(p);
         }
-        eprintln!("keyward: keys in these entries are not served; `keyward audit` lists every fix");
+        super::warn("keys in these entries are not served; `keyward audit` lists every fix");
         return Ok(Exit::NoPerm);
     }
     Ok(Exit::Ok)

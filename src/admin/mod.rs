@@ -94,6 +94,11 @@ impl From<ConfigError> for Failure {
 
 pub type Outcome = Result<Exit, Failure>;
 
+/// One line for the admin on stderr, scrubbed like everything keyward shows.
+pub fn warn(message: &str) {
+    eprintln!("keyward: {}", crate::log::scrub(message, true));
+}
+
 /// Where a command writes and in which form.
 pub struct Out<'a> {
     pub json: bool,
@@ -108,9 +113,16 @@ impl Out<'_> {
         text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<(), Failure> {
         let r = if self.json {
+            // JSON stays exact: serde escapes what JSON must, and a script
+            // reading it sees the bytes the file holds.
             crate::report::print_json(self.stdout, value)
         } else {
-            text(self.stdout)
+            let mut buf = Vec::new();
+            text(&mut buf).and_then(|()| {
+                let shown = String::from_utf8_lossy(&buf);
+                self.stdout
+                    .write_all(crate::log::scrub(&shown, true).as_bytes())
+            })
         };
         r.map_err(|e| Failure::new(Exit::IoErr, format!("cannot write output: {e}")))
     }
