@@ -102,6 +102,10 @@ pub enum Command {
         /// Show what would be taken and skipped; write nothing
         #[arg(long)]
         dry_run: bool,
+        /// Take USER's keys even though others may write their home, ~/.ssh or
+        /// key file (a key there may have been planted); repeat for more users
+        #[arg(long, value_name = "USER")]
+        accept_unsafe_home: Vec<OsString>,
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
@@ -298,6 +302,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
         Command::Import {
             all,
             dry_run,
+            accept_unsafe_home,
             sshd,
             users,
             ..
@@ -305,6 +310,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
             let req = admin::import::Request {
                 users: &users,
                 all,
+                accept_unsafe: &accept_unsafe_home,
                 dry_run,
                 sshd: &sshd.path(),
                 sshd_config: sshd.sshd_config.as_deref(),

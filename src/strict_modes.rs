@@ -305,14 +305,7 @@ impl Rules {
     fn offender(&self, path: &Path, meta: &std::fs::Metadata) -> Option<Offender> {
         let (uid, mode) = (meta.uid(), meta.mode());
         let bad_owner = uid != 0 && uid != self.uid;
-        let mut bad_bits = mode & 0o002;
-        // Debian never excuses a world-writable path, so the group test only
-        // matters when the world bit is clear; with it set, both go.
-        if mode & 0o020 != 0
-            && (bad_bits != 0 || !(self.group_exception && sole_member(meta.gid(), uid, self.uid)))
-        {
-            bad_bits |= 0o020;
-        }
+        let bad_bits = others_may_write(mode, meta.gid(), uid, self.uid, self.group_exception);
         (bad_owner || bad_bits != 0).then(|| Offender {
             path: path.to_path_buf(),
             is_dir: meta.is_dir(),
@@ -322,6 +315,19 @@ impl Rules {
             bad_bits,
         })
     }
+}
+
+/// The write bits (of 0o022) through which someone other than `uid` may
+/// write a path owned by `owner` with `mode` and group `gid`: sshd's rule,
+/// where Debian's `group_exception` excuses a group whose only member is
+/// `uid`. Debian never excuses a world-writable path, so the group test only
+/// matters when the world bit is clear; with it set, both go.
+pub fn others_may_write(mode: u32, gid: u32, owner: u32, uid: u32, group_exception: bool) -> u32 {
+    let mut bits = mode & 0o002;
+    if mode & 0o020 != 0 && (bits != 0 || !(group_exception && sole_member(gid, owner, uid))) {
+        bits |= 0o020;
+    }
+    bits
 }
 
 type WalkError = (PathBuf, io::Error);

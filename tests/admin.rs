@@ -304,7 +304,14 @@ fn import_takes_valid_keys_skips_the_rest_and_changes_no_home() {
         22,
         "AuthorizedKeysFile .ssh/authorized_keys .ssh/authorized_keys2\n",
     );
-    let sshd = ["--sshd-config", config.to_str().unwrap()];
+    // The admin vouches for this home (tests/security.rs: what happens
+    // without that).
+    let sshd = [
+        "--sshd-config",
+        config.to_str().unwrap(),
+        "--accept-unsafe-home",
+        &u.name,
+    ];
 
     let o = t.admin(&[&["import", "--dry-run"][..], &sshd, &[&u.name]].concat());
     assert_eq!(code(&o), 0, "{}", stderr(&o));

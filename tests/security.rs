@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::fs;
+
 use base64::Engine;
 use common::*;
 use serde_json::Value;
@@ -100,4 +102,159 @@ fn attacker_bytes_never_reach_a_log_line_or_a_terminal() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_inert("remove's output", &o.stdout);
     assert!(stdout(&o).contains("laptop\\x1b[2K"), "{}", stdout(&o));
+}
+
+/// Runs `sh -c SCRIPT` as `u`, the way a local user acts.
+fn as_user(u: &User, script: &str) {
+    let st = std::process::Command::new("setpriv")
+        .arg(format!("--reuid={}", u.uid))
+        .arg(format!("--regid={}", u.gid))
+        .args(["--clear-groups", "sh", "-c", script])
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+}
+
+fn import(t: &Tree, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let sshd = ["--sshd-config", config.to_str().unwrap()];
+    t.admin(&[&["import"][..], &sshd, args].concat())
+}
+
+#[test]
+fn a_key_planted_in_a_writable_home_never_reaches_the_store() {
+    let t = Tree::new();
+    // The Synology case: homes anyone can write.
+    let victim = User::new(&homes(&t), 0o777);
+    let attacker = User::new(&homes(&t), 0o755);
+    let (_, evil) = t.keygen("evil");
+    let config = t.sshd_config(22, "");
+    let store = t.user_file(&victim.name);
+
+    // 1. The attacker creates the victim's ~/.ssh/authorized_keys.
+    as_user(
+        &attacker,
+        &format!(
+            "mkdir -m 700 {h}/.ssh && echo '{evil}' > {h}/.ssh/authorized_keys && chmod 644 {h}/.ssh/authorized_keys",
+            h = victim.home.display()
+        ),
+    );
+    for args in [
+        vec![victim.name.as_str()],
+        vec!["--accept-unsafe-home", &victim.name, &victim.name],
+        vec!["--all"],
+    ] {
+        let o = import(&t, &config, &args);
+        assert_eq!(code(&o), 1, "{args:?}: {}{}", stdout(&o), stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains(&format!("{}: refused", victim.name)),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "owned by {} (uid {})",
+                attacker.name, attacker.uid
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("refused ({}", victim.name))
+                || text.contains(&format!(", {}", victim.name)),
+            "{text}"
+        );
+        assert!(!store.exists(), "{args:?} stored a planted key");
+    }
+
+    let check = stdout(&t.admin(&[
+        "check",
+        "--sshd-config",
+        config.to_str().unwrap(),
+        &victim.name,
+    ]));
+    assert!(
+        check.contains("another user may have planted it; `keyward import"),
+        "{check}"
+    );
+
+    // 2. The attacker moves the victim's own ~/.ssh aside and puts theirs
+    // in its place: same verdict.
+    fs::remove_dir_all(victim.home.join(".ssh")).unwrap();
+    let (_, own) = t.keygen("own");
+    victim.own_authorized_keys(&format!("{own}\n"), 0o600);
+    as_user(
+        &attacker,
+        &format!(
+            "mv {h}/.ssh {h}/.ssh-old && mkdir -m 755 {h}/.ssh && echo '{evil}' > {h}/.ssh/authorized_keys",
+            h = victim.home.display()
+        ),
+    );
+    let o = import(
+        &t,
+        &config,
+        &["--accept-unsafe-home", &victim.name, &victim.name],
+    );
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("another user may have planted it"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!store.exists());
+
+    // 3. The victim's own file in the 0777 home: not taken unless the admin
+    // names the user, and then shown with owner and time.
+    fs::remove_dir_all(victim.home.join(".ssh")).unwrap();
+    fs::remove_dir_all(victim.home.join(".ssh-old")).unwrap();
+    victim.own_authorized_keys(&format!("{own}\n"), 0o600);
+    let o = import(&t, &config, &[&victim.name]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("has mode 0777 (group- and world-writable)"),
+        "{text}"
+    );
+    assert!(text.contains("--accept-unsafe-home"), "{text}");
+    assert!(!store.exists());
+    let o = import(&t, &config, &["--all", "--json"]);
+    assert_eq!(code(&o), 1);
+    let report = json(&o);
+    assert!(
+        report["refused"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u == victim.name.as_str())
+    );
+    assert!(!store.exists());
+
+    let o = import(
+        &t,
+        &config,
+        &["--accept-unsafe-home", &victim.name, &victim.name],
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("owner {} (uid {})", victim.name, victim.uid)),
+        "{text}"
+    );
+    assert!(text.contains("modified 20"), "{text}");
+    assert_eq!(fs::read_to_string(&store).unwrap(), format!("{own}\n"));
+
+    // The cron job hears of a planted file too.
+    fs::remove_dir_all(victim.home.join(".ssh")).unwrap();
+    as_user(
+        &attacker,
+        &format!(
+            "mkdir {h}/.ssh && echo '{evil}' > {h}/.ssh/authorized_keys",
+            h = victim.home.display()
+        ),
+    );
+    let o = t.admin(&["audit"]);
+    assert_eq!(code(&o), 1);
+    assert!(
+        stdout(&o).contains("another user may have planted it"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -80,7 +80,21 @@ fn audit(config: &Config, r: &mut Report) -> (usize, usize) {
             }
         };
         n_users += 1;
-        if uzers::get_user_by_name(user.as_os_str()).is_none() {
+        let pw = uzers::get_user_by_name(user.as_os_str());
+        if let Some(pw) = pw.as_ref().filter(|_| nix::unistd::geteuid().is_root()) {
+            // A key planted in the user's home is news even though keyward
+            // serves the store: someone is trying.
+            match super::import::own_files(pw, &config.home_check.files, config.group_exception()) {
+                Ok(found) => {
+                    let name = pw.name().to_string_lossy();
+                    for (path, own) in &found {
+                        super::import::report_own(&name, path, own, r);
+                    }
+                }
+                Err(e) => r.error(e.message, None),
+            }
+        }
+        if pw.is_none() {
             r.warning(
                 format!(
                     "{shown}: no user {} in the user database; sshd never asks for these keys",

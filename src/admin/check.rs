@@ -39,7 +39,8 @@ const LINE: &str = "AuthorizedKeysCommand /usr/bin/keyward keys %u %f %h %U";
 pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let user = super::user_name(req.user)?;
     let mut r = Report::default();
-    let account = match uzers::get_user_by_name(user.as_os_str()) {
+    let pw = uzers::get_user_by_name(user.as_os_str());
+    let account = match &pw {
         Some(pw) => Some(Account {
             name: pw.name().to_string_lossy().into_owned(),
             uid: pw.uid(),
@@ -84,6 +85,11 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         };
         let strict = settings.as_ref().is_none_or(|s| s.strict_modes);
         own_files(account, &files, strict, config, &mut r);
+        if let Some(pw) = pw.as_ref().filter(|_| nix::unistd::geteuid().is_root()) {
+            for (path, own) in super::import::own_files(pw, &files, config.group_exception())? {
+                super::import::report_own(&account.name, &path, &own, &mut r);
+            }
+        }
     }
 
     let report = CheckReport {

@@ -1,21 +1,25 @@
 //! `keyward import [USER...|--all]`: copy keys from users' own
 //! AuthorizedKeysFiles into the store.
 //!
-//! A home belongs to its user, so it is read the way sshd reads it: with the
-//! user's own uid and groups (`temporarily_use_uid`), so a hard link to a
-//! file the user cannot read yields nothing. Unlike sshd, no symbolic link is
-//! followed below the home directory, so nothing outside it is ever read.
+//! Homes are hostile: keyward exists for homes anyone can write, and a key
+//! planted there must never become a store key that `keys` serves. So a
+//! home is read the way sshd reads it, with the user's own uid and groups
+//! (`temporarily_use_uid`), one component at a time without following any
+//! symbolic link, and every opened descriptor is checked: a directory or
+//! file below the home owned by anyone but the user or root is refused, and
+//! when others may write the home, `~/.ssh` or the file, nothing is taken
+//! for that user unless the admin names them with `--accept-unsafe-home`.
 //! Homes are only read, never changed.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::{Mode, SFlag, fstat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat};
 use nix::unistd::{Gid, Uid, getgrouplist, getgroups, setegid, seteuid, setgroups};
 use serde::Serialize;
 use uzers::os::unix::UserExt;
@@ -32,6 +36,8 @@ use crate::strict_modes::{self, Account};
 pub struct Request<'a> {
     pub users: &'a [OsString],
     pub all: bool,
+    /// Users whose keys are taken even from a home others may write.
+    pub accept_unsafe: &'a [OsString],
     pub dry_run: bool,
     pub sshd: &'a Path,
     pub sshd_config: Option<&'a Path>,
@@ -40,10 +46,16 @@ pub struct Request<'a> {
 #[derive(Serialize)]
 struct FileReport {
     path: String,
-    /// `read`, `absent` or `refused`.
+    /// `read`, `absent`, `refused`, or `unsafe` (others may write it).
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// Who owns the file and when it last changed, for an admin deciding
+    /// whether to trust it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    modified: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -52,6 +64,9 @@ struct UserReport {
     files: Vec<FileReport>,
     taken: Vec<Record>,
     skipped: Vec<Skipped>,
+    /// Why nothing was taken for this user, when a home was unsafe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
     /// The store file written; `None` on a dry run or when nothing was new.
     written: Option<String>,
 }
@@ -60,6 +75,10 @@ struct UserReport {
 struct ImportReport {
     dry_run: bool,
     users: Vec<UserReport>,
+    /// Accounts looked at, keys taken, users refused.
+    accounts: usize,
+    imported: usize,
+    refused: Vec<String>,
 }
 
 pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
@@ -106,35 +125,75 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             files: Vec::new(),
             taken: Vec::new(),
             skipped: Vec::new(),
+            refused: None,
             written: None,
         };
+        let accepted = req
+            .accept_unsafe
+            .iter()
+            .any(|a| a.as_os_str() == name.as_os_str());
         let mut lines = Vec::new();
         for pattern in &patterns {
             let path = strict_modes::expand(pattern, &account);
             let shown = crate::log::path(&path);
-            match as_user(pw, || read_key_file(&account.home, &path))? {
-                Ok(None) => report.files.push(FileReport {
-                    path: shown,
-                    status: "absent",
-                    reason: None,
-                }),
-                Ok(Some(data)) => {
-                    let (taken, skipped) =
-                        super::take_new(&data, &path, &mut known, &now, &mut lines);
-                    report.taken.extend(taken);
-                    report.skipped.extend(skipped);
-                    report.files.push(FileReport {
-                        path: shown,
-                        status: "read",
-                        reason: None,
-                    });
+            let found = as_user(pw, || {
+                read_key_file(&account, &path, config.group_exception())
+            })?;
+            let mut file = FileReport {
+                path: shown,
+                status: "absent",
+                reason: None,
+                owner: None,
+                modified: None,
+            };
+            match found {
+                Own::Absent => {}
+                Own::Refused(reason) => {
+                    file.status = "refused";
+                    file.reason = Some(reason);
                 }
-                Err(reason) => report.files.push(FileReport {
-                    path: shown,
-                    status: "refused",
-                    reason: Some(reason),
-                }),
+                Own::Planted(reason) => {
+                    file.status = "refused";
+                    report.refused = Some(format!(
+                        "{reason}; nothing taken for this user, --accept-unsafe-home or not. \
+                         Find out who put it there, remove it, and add the user's keys with \
+                         `keyward add {} KEYFILE`",
+                        name.display()
+                    ));
+                    file.reason = Some(reason);
+                }
+                Own::Read(f) => {
+                    file.owner = Some(crate::trusted::owner_name(f.owner));
+                    file.modified = Some(f.modified());
+                    if !f.exposed.is_empty() && !accepted {
+                        file.status = "unsafe";
+                        file.reason = Some(f.exposed.join("; "));
+                        report.refused.get_or_insert_with(|| {
+                            format!(
+                                "others may write {}: a key there may have been planted by another \
+                                 user; nothing taken. Review the keys with `keyward import --dry-run \
+                                 --accept-unsafe-home {u} {u}`, then run it without --dry-run, or \
+                                 `keyward add {u} KEYFILE` with keys the user gives you",
+                                f.exposed.join("; "),
+                                u = name.display()
+                            )
+                        });
+                    } else {
+                        let (taken, skipped) =
+                            super::take_new(&f.data, &path, &mut known, &now, &mut lines);
+                        report.taken.extend(taken);
+                        report.skipped.extend(skipped);
+                        file.status = "read";
+                    }
+                }
             }
+            report.files.push(file);
+        }
+        if report.refused.is_some() {
+            // All or nothing per user: one planted file taints the home.
+            report.taken.clear();
+            report.skipped.clear();
+            lines.clear();
         }
         if let Some(w) = &writer {
             if !lines.is_empty() {
@@ -145,12 +204,24 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             reports.push(report);
         }
     }
+    let refused: Vec<String> = reports
+        .iter()
+        .filter(|u| u.refused.is_some())
+        .map(|u| u.user.clone())
+        .collect();
     let report = ImportReport {
         dry_run: req.dry_run,
+        accounts: accounts.len(),
+        imported: reports.iter().map(|u| u.taken.len()).sum(),
+        refused,
         users: reports,
     };
     out.emit(&report, |w| text(w, &report))?;
-    Ok(Exit::Ok)
+    Ok(if report.refused.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Attention
+    })
 }
 
 fn text(w: &mut dyn Write, r: &ImportReport) -> std::io::Result<()> {
@@ -158,17 +229,24 @@ fn text(w: &mut dyn Write, r: &ImportReport) -> std::io::Result<()> {
         writeln!(w, "no user has an authorized_keys file; nothing to import")?;
     }
     for u in &r.users {
-        writeln!(
-            w,
-            "{}: {} key(s) to take, {} line(s) skipped",
-            u.user,
-            u.taken.len(),
-            u.skipped.len()
-        )?;
+        match &u.refused {
+            Some(why) => writeln!(w, "{}: refused: {why}", u.user)?,
+            None => writeln!(
+                w,
+                "{}: {} key(s) to take, {} line(s) skipped",
+                u.user,
+                u.taken.len(),
+                u.skipped.len()
+            )?,
+        }
         for f in &u.files {
+            let whose = match (&f.owner, &f.modified) {
+                (Some(o), Some(m)) => format!(" (owner {o}, modified {m})"),
+                _ => String::new(),
+            };
             match &f.reason {
-                Some(reason) => writeln!(w, "  {}: not read: {reason}", f.path)?,
-                None => writeln!(w, "  {}: {}", f.path, f.status)?,
+                Some(reason) => writeln!(w, "  {}{whose}: not taken: {reason}", f.path)?,
+                None => writeln!(w, "  {}{whose}: {}", f.path, f.status)?,
             }
         }
         for k in &u.taken {
@@ -187,7 +265,19 @@ fn text(w: &mut dyn Write, r: &ImportReport) -> std::io::Result<()> {
             _ => {}
         }
     }
-    Ok(())
+    writeln!(
+        w,
+        "{} account(s) looked at, {} key(s) {}, {} user(s) refused{}",
+        r.accounts,
+        r.imported,
+        if r.dry_run { "to take" } else { "imported" },
+        r.refused.len(),
+        if r.refused.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.refused.join(", "))
+        }
+    )
 }
 
 fn targets(req: &Request) -> Result<Vec<(UserName, uzers::User)>, Failure> {
@@ -218,9 +308,51 @@ fn targets(req: &Request) -> Result<Vec<(UserName, uzers::User)>, Failure> {
         .collect()
 }
 
+/// What `import` makes of each of `pw`'s own key files (`patterns` as in
+/// AuthorizedKeysFile), for `check` and `audit` to say the same.
+pub fn own_files(
+    pw: &uzers::User,
+    patterns: &[String],
+    group_exception: bool,
+) -> Result<Vec<(PathBuf, Own)>, Failure> {
+    let account = Account {
+        name: pw.name().to_string_lossy().into_owned(),
+        uid: pw.uid(),
+        home: pw.home_dir().to_path_buf(),
+    };
+    let mut out = Vec::new();
+    for pattern in patterns {
+        let path = strict_modes::expand(pattern, &account);
+        let own = as_user(pw, || read_key_file(&account, &path, group_exception))?;
+        out.push((path, own));
+    }
+    Ok(out)
+}
+
+/// What `check` and `audit` report about one verdict of `own_files`:
+/// a planted file is a warning, a home others may write is worth knowing.
+pub fn report_own(user: &str, path: &Path, own: &Own, r: &mut crate::report::Report) {
+    let u = crate::log::escape(user.as_bytes());
+    match own {
+        Own::Planted(why) => r.warning(
+            format!("{why}; `keyward import {u}` refuses this user"),
+            Some(format!(
+                "find out who created it, then remove it; add {u}'s keys with `keyward add {u} KEYFILE`"
+            )),
+        ),
+        Own::Read(f) if !f.exposed.is_empty() => r.info(format!(
+            "{}: others may write it ({}), so a key in it may have been planted: \
+             `keyward import {u}` takes nothing from it without --accept-unsafe-home {u}",
+            crate::log::path(path),
+            f.exposed.join("; ")
+        )),
+        _ => {}
+    }
+}
+
 /// Runs `f` with the effective uid, gid and groups of `pw`, as sshd's
 /// `temporarily_use_uid` does, and switches back to root afterwards.
-fn as_user<R>(pw: &uzers::User, f: impl FnOnce() -> R) -> Result<R, Failure> {
+pub fn as_user<R>(pw: &uzers::User, f: impl FnOnce() -> R) -> Result<R, Failure> {
     let fail = |what: &str, e: Errno| {
         Failure::new(
             Exit::NoPerm,
@@ -251,10 +383,74 @@ fn as_user<R>(pw: &uzers::User, f: impl FnOnce() -> R) -> Result<R, Failure> {
 /// The most read from one user file; more is not an authorized_keys file.
 const MAX_FILE_BYTES: u64 = store::MAX_USER_BYTES;
 
-/// Reads `path` below `home` (or from `/` when it lies elsewhere) without
-/// following any symbolic link. `Ok(None)` when it does not exist; `Err`
-/// says why it was not read.
-fn read_key_file(home: &Path, path: &Path) -> Result<Option<Vec<u8>>, String> {
+/// What one of a user's own key files turned out to be.
+pub enum Own {
+    Absent,
+    /// Not read, and why: a link, a FIFO, an unreadable file.
+    Refused(String),
+    /// A component is owned by another user: someone planted it, or moved
+    /// the user's own aside and put theirs in its place.
+    Planted(String),
+    Read(OwnFile),
+}
+
+pub struct OwnFile {
+    pub data: Vec<u8>,
+    pub owner: u32,
+    pub mtime: i64,
+    /// Each component others may write (home, `~/.ssh`, the file), said as
+    /// a sentence; empty when only the user and root can change the file.
+    pub exposed: Vec<String>,
+}
+
+impl OwnFile {
+    fn modified(&self) -> String {
+        chrono::DateTime::from_timestamp(self.mtime, 0)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_else(|| self.mtime.to_string())
+    }
+}
+
+/// Reads `path` of `account` (below its home, or from `/` when it lies
+/// elsewhere) without following any symbolic link, checking each opened
+/// descriptor: owned by the user or root, and who else may write it.
+/// Run it as the user (`as_user`).
+pub fn read_key_file(account: &Account, path: &Path, group_exception: bool) -> Own {
+    match open_key_file(account, path, group_exception) {
+        Ok(Some(f)) => Own::Read(f),
+        Ok(None) => Own::Absent,
+        Err(Refusal::Planted(why)) => Own::Planted(why),
+        Err(Refusal::Other(why)) => Own::Refused(why),
+    }
+}
+
+enum Refusal {
+    Planted(String),
+    Other(String),
+}
+
+impl From<String> for Refusal {
+    fn from(why: String) -> Refusal {
+        Refusal::Other(why)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(why: &str) -> Refusal {
+        Refusal::Other(why.into())
+    }
+}
+
+fn open_key_file(
+    account: &Account,
+    path: &Path,
+    group_exception: bool,
+) -> Result<Option<OwnFile>, Refusal> {
+    let home = account.home.as_path();
     let (base, rel) = match path.strip_prefix(home) {
         Ok(rel) => (home, rel),
         Err(_) => (Path::new("/"), path.strip_prefix("/").unwrap_or(path)),
@@ -269,6 +465,7 @@ fn read_key_file(home: &Path, path: &Path) -> Result<Option<Vec<u8>>, String> {
     let Some((last, dirs)) = names.split_last() else {
         return Err("the path names a directory".into());
     };
+    let mut exposed = Vec::new();
     let mut cur = match nix::fcntl::open(
         base,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -276,9 +473,10 @@ fn read_key_file(home: &Path, path: &Path) -> Result<Option<Vec<u8>>, String> {
     ) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(None),
-        Err(e) => return Err(format!("cannot open {}: {}", base.display(), e.desc())),
+        Err(e) => return Err(open_error(base, e).into()),
     };
     let mut at = base.to_path_buf();
+    judge(&cur, &at, account, group_exception, &mut exposed)?;
     for name in dirs {
         at.push(name);
         let fd = match openat(
@@ -289,12 +487,12 @@ fn read_key_file(home: &Path, path: &Path) -> Result<Option<Vec<u8>>, String> {
         ) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => return Ok(None),
-            Err(e) => return Err(open_error(&at, e)),
+            Err(e) => return Err(open_error(&at, e).into()),
         };
-        match file_type(&fd, &at)? {
+        match judge(&fd, &at, account, group_exception, &mut exposed)?.0 {
             SFlag::S_IFDIR => cur = fd,
-            SFlag::S_IFLNK => return Err(symlink(&at)),
-            _ => return Err(format!("{} is not a directory", at.display())),
+            SFlag::S_IFLNK => return Err(symlink(&at).into()),
+            _ => return Err(format!("{} is not a directory", crate::log::path(&at)).into()),
         }
     }
     at.push(last);
@@ -306,47 +504,89 @@ fn read_key_file(home: &Path, path: &Path) -> Result<Option<Vec<u8>>, String> {
     ) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Ok(None),
-        Err(Errno::ELOOP) => return Err(symlink(&at)),
-        Err(e) => return Err(open_error(&at, e)),
+        Err(Errno::ELOOP) => return Err(symlink(&at).into()),
+        Err(e) => return Err(open_error(&at, e).into()),
     };
-    match file_type(&fd, &at)? {
-        SFlag::S_IFREG => {}
-        _ => {
-            return Err(format!(
-                "{} is not a regular file (a FIFO, device or directory)",
-                at.display()
-            ));
-        }
+    let (kind, st) = judge(&fd, &at, account, group_exception, &mut exposed)?;
+    if kind != SFlag::S_IFREG {
+        return Err(format!(
+            "{} is not a regular file (a FIFO, device or directory)",
+            crate::log::path(&at)
+        )
+        .into());
     }
     let mut data = Vec::new();
     File::from(fd)
         .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut data)
-        .map_err(|e| format!("cannot read {}: {e}", at.display()))?;
+        .map_err(|e| format!("cannot read {}: {e}", crate::log::path(&at)))?;
     if data.len() as u64 > MAX_FILE_BYTES {
         return Err(format!(
             "{} is larger than {MAX_FILE_BYTES} bytes; that is no authorized_keys file",
-            at.display()
-        ));
+            crate::log::path(&at)
+        )
+        .into());
     }
-    Ok(Some(data))
+    Ok(Some(OwnFile {
+        data,
+        owner: st.st_uid,
+        mtime: st.st_mtime,
+        exposed,
+    }))
 }
 
-fn file_type(fd: &OwnedFd, at: &Path) -> Result<SFlag, String> {
+/// The checks on one opened component: its owner must be the user or root
+/// (anything else was made by another user: a planted `.ssh`, or the
+/// user's own moved aside and replaced), and any way for others to write
+/// it is noted in `exposed`.
+fn judge(
+    fd: &OwnedFd,
+    at: &Path,
+    account: &Account,
+    group_exception: bool,
+    exposed: &mut Vec<String>,
+) -> Result<(SFlag, FileStat), Refusal> {
     let st = fstat(fd.as_fd()).map_err(|e| open_error(at, e))?;
-    Ok(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if kind == SFlag::S_IFLNK {
+        return Err(symlink(at).into());
+    }
+    if st.st_uid != 0 && st.st_uid != account.uid {
+        return Err(Refusal::Planted(format!(
+            "{} is owned by {}, not by {} or root: another user may have planted it",
+            crate::log::path(at),
+            crate::trusted::owner_name(st.st_uid),
+            crate::log::escape(account.name.as_bytes())
+        )));
+    }
+    let bits = strict_modes::others_may_write(
+        st.st_mode,
+        st.st_gid,
+        st.st_uid,
+        account.uid,
+        group_exception,
+    );
+    if bits != 0 {
+        exposed.push(format!(
+            "{} has mode {:04o}{}",
+            crate::log::path(at),
+            st.st_mode & 0o7777,
+            crate::trusted::writable_note(bits)
+        ));
+    }
+    Ok((kind, st))
 }
 
 fn symlink(at: &Path) -> String {
     format!(
         "{} is a symbolic link; keyward follows no links in homes. Add the keys it points to with `keyward add`",
-        at.display()
+        crate::log::path(at)
     )
 }
 
 fn open_error(at: &Path, e: Errno) -> String {
     match e {
-        Errno::EACCES => format!("{} is not readable by its user", at.display()),
-        e => format!("cannot open {}: {}", at.display(), e.desc()),
+        Errno::EACCES => format!("{} is not readable by its user", crate::log::path(at)),
+        e => format!("cannot open {}: {}", crate::log::path(at), e.desc()),
     }
 }
