@@ -57,20 +57,45 @@ pub fn drop_in_dir(text: &str) -> Option<PathBuf> {
     None
 }
 
+/// Directives inside `Match` blocks that set AuthorizedKeysCommand or its
+/// user: the connections such a block matches run something else than the
+/// global command. Each as (line number, the Match line, the directive).
+pub fn match_overrides(text: &str) -> Vec<(usize, String, String)> {
+    let mut block: Option<&str> = None;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        match keyword(line) {
+            Some(k) if k.eq_ignore_ascii_case("match") => block = Some(line.trim()),
+            Some(k)
+                if k.eq_ignore_ascii_case("authorizedkeyscommand")
+                    || k.eq_ignore_ascii_case("authorizedkeyscommanduser") =>
+            {
+                if let Some(m) = block {
+                    out.push((i + 1, m.to_string(), line.trim().to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// `text` with keyward's block inserted after the leading comments, that
 /// is before every directive (and so before the first `Match`).
 pub fn insert_block(text: &str, command: &str, user: &str) -> String {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let at = lines
+    let mut at = lines
         .iter()
         .position(|l| keyword(l).is_some())
         .unwrap_or(lines.len());
+    // A file of comments whose last line has no newline: the block goes
+    // before that line, so that undo gives back the very same bytes.
+    if at == lines.len() && lines.last().is_some_and(|l| !l.ends_with('\n')) {
+        at -= 1;
+    }
     let mut out = String::with_capacity(text.len() + 256);
     for l in &lines[..at] {
         out.push_str(l);
-    }
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
     }
     out.push_str(MARKER);
     out.push('\n');
@@ -165,11 +190,40 @@ mod tests {
         assert!(new.starts_with("# $OpenBSD"));
         assert_eq!(remove_block(&new).unwrap(), DSM);
         assert_eq!(remove_block(DSM), None);
+        for text in [
+            "",
+            "# only comments, no newline",
+            "# a\n# b",
+            "Port 22",
+            "# a\nPort 22",
+        ] {
+            let new = insert_block(text, "/usr/bin/keyward keys %u", "nobody");
+            assert_eq!(remove_block(&new).unwrap(), text, "{text:?}");
+            assert!(new.contains(&format!("{MARKER}\n")), "{new:?}");
+        }
         assert!(
             block(&new)
                 .unwrap()
                 .contains("AuthorizedKeysCommandUser nobody")
         );
+    }
+
+    #[test]
+    fn match_blocks_that_set_their_own_command_are_found() {
+        let text = "AuthorizedKeysCommand /a %u\nMatch User bob\n  X11Forwarding no\n\
+                    \tauthorizedkeyscommand /b %u\nMatch all\nAuthorizedKeysCommandUser=x\n";
+        assert_eq!(
+            match_overrides(text),
+            vec![
+                (
+                    4,
+                    "Match User bob".into(),
+                    "authorizedkeyscommand /b %u".into()
+                ),
+                (6, "Match all".into(), "AuthorizedKeysCommandUser=x".into()),
+            ]
+        );
+        assert!(match_overrides(DSM).is_empty());
     }
 
     #[test]

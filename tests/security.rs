@@ -258,3 +258,131 @@ fn a_key_planted_in_a_writable_home_never_reaches_the_store() {
         stdout(&o)
     );
 }
+
+fn setup(t: &Tree, config: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "setup",
+        "--binary",
+        t.bin.to_str().unwrap(),
+        "--sshd-config",
+        config.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    t.admin(&args)
+}
+
+fn backups(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("keyward-backup"))
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn setup_takes_only_its_own_slot_and_writes_only_what_it_means() {
+    let t = Tree::new();
+    let config = t.root.join("sshd_config");
+    let head = format!(
+        "HostKey {}\nUsePAM no\nPidFile none\n",
+        t.host_key().display()
+    );
+
+    // A foreign helper whose first argument happens to be `keys`.
+    let foreign = format!(
+        "{head}AuthorizedKeysCommand /usr/bin/true keys %u\nAuthorizedKeysCommandUser nobody\n"
+    );
+    write(&config, &foreign, 0o644);
+    let o = setup(&t, &config, &[]);
+    assert_eq!(code(&o), 78, "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&config).unwrap(), foreign);
+
+    // keyward under another name (an older install, a hard link) is ours.
+    let old = t.root.join("bin/keyward-old");
+    fs::hard_link(&t.bin, &old).unwrap();
+    let older = format!(
+        "{head}AuthorizedKeysCommand {} keys %u %f\nAuthorizedKeysCommandUser nobody\n",
+        old.display()
+    );
+    write(&config, &older, 0o644);
+    let o = setup(&t, &config, &[]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+
+    // A line break in the config path would start a directive of its own.
+    write(&config, &head, 0o644);
+    let odd = t.root.join("k\nMatch all.toml");
+    fs::copy(&t.config, &odd).unwrap();
+    let o = std::process::Command::new(&t.bin)
+        .arg("--config")
+        .arg(&odd)
+        .args([
+            "setup",
+            "--binary",
+            t.bin.to_str().unwrap(),
+            "--sshd-config",
+            config.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 64, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("k\\x0aMatch all.toml"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read_to_string(&config).unwrap(), head);
+
+    // A setup and an undo within one second keep two backups.
+    let stock = fs::read_to_string("tests/fixtures/dsm7-sshd_config").unwrap();
+    let dsm = t.root.join("dsm/sshd_config");
+    mkdir(dsm.parent().unwrap(), 0o755);
+    write(&dsm, &stock, 0o644);
+    assert_eq!(code(&setup(&t, &dsm, &[])), 0);
+    let o = setup(&t, &dsm, &["--undo"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let kept = backups(dsm.parent().unwrap());
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(fs::read_to_string(&kept[0]).unwrap(), stock);
+    assert_eq!(fs::read_to_string(&dsm).unwrap(), stock);
+
+    // A Match block that gives some users another command is named.
+    let with_match = format!("{stock}Match User bob\n    AuthorizedKeysCommand /usr/bin/true %u\n");
+    write(&dsm, &with_match, 0o644);
+    let o = setup(&t, &dsm, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let lines = with_match.lines().count();
+    assert!(
+        stdout(&o).contains(&format!(
+            "sshd_config:{}: `AuthorizedKeysCommand /usr/bin/true %u` inside `Match User bob`",
+            lines + 4
+        )),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn setup_on_a_copy_never_writes_the_live_drop_in_directory() {
+    let t = Tree::new();
+    let live = std::path::Path::new("/etc/ssh/sshd_config.d/40-keyward.conf");
+    let was_there = live.exists();
+    let copy = t.root.join("copy/sshd_config");
+    mkdir(copy.parent().unwrap(), 0o755);
+    for include in ["/etc/ssh/sshd_config.d/*.conf", "sshd_config.d/*.conf"] {
+        write(
+            &copy,
+            format!(
+                "Include {include}\nHostKey {}\nUsePAM no\nPidFile none\n",
+                t.host_key().display()
+            ),
+            0o644,
+        );
+        let o = setup(&t, &copy, &[]);
+        assert_eq!(code(&o), 78, "{include}: {}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains("not beside it"), "{}", stderr(&o));
+        assert_eq!(live.exists(), was_there);
+    }
+}

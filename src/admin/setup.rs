@@ -126,6 +126,9 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         )
     })?;
     let drop_dir = text::drop_in_dir(&main_text);
+    if let Some(dir) = &drop_dir {
+        own_drop_in_dir(main, dir)?;
+    }
     let drop_path = drop_dir.as_ref().map(|d| d.join(text::DROP_IN));
     if req.undo {
         return undo(req, main, &main_text, drop_path.as_deref(), out);
@@ -138,18 +141,25 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         let msg = format!(
             "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed"
         );
+        let warnings = match_warnings(main, drop_dir.as_deref());
         out.emit(
-            &serde_json::json!({"changed": false, "message": msg}),
-            |w| writeln!(w, "{msg}"),
+            &serde_json::json!({"changed": false, "message": msg, "warnings": warnings}),
+            |w| {
+                writeln!(w, "{msg}")?;
+                warnings
+                    .iter()
+                    .try_for_each(|x| writeln!(w, "warning: {x}"))
+            },
         )?;
         return Ok(Exit::Ok);
     }
     if let Some(other) = &before.command {
-        // Ours: written by setup, or any command line that runs keyward
-        // (an older install, another path).
+        // Ours: written by setup, or a command line whose program is this
+        // keyward (same path or same file). Its arguments prove nothing: a
+        // foreign helper may well take `keys %u` too.
         let is_ours = ours(&main_text, drop_path.as_deref())
             .is_some_and(|o| o.contains(other.as_str()))
-            || sshd::argv_split(other).is_ok_and(|argv| sshd::keyward_args(&argv).is_some());
+            || sshd::argv_split(other).is_ok_and(|argv| runs_keyward(&argv[0], &binary));
         if !is_ours && !req.replace {
             return Err(Failure::new(
                 Exit::Config,
@@ -276,6 +286,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         Plan::DropIn { path, .. } => path.display().to_string(),
         Plan::MainFile { .. } => main.display().to_string(),
     };
+    let warnings = match_warnings(main, drop_dir.as_deref());
     let report = serde_json::json!({
         "changed": true,
         "written": written,
@@ -284,12 +295,16 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         "command_user": user,
         "reload": reloaded,
         "store": store,
+        "warnings": warnings,
     });
     out.emit(&report, |w| {
         writeln!(
             w,
             "sshd now runs: AuthorizedKeysCommand {command} (as {user})"
         )?;
+        for warning in &warnings {
+            writeln!(w, "warning: {warning}")?;
+        }
         writeln!(w, "written: {written}")?;
         if let Some(b) = &backup {
             writeln!(w, "backup of the previous file: {}", b.display())?;
@@ -299,6 +314,36 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         writeln!(w, "undo with: keyward setup --undo")
     })?;
     Ok(Exit::Ok)
+}
+
+/// Match blocks in the main file and the drop-ins that give some users
+/// another AuthorizedKeysCommand: setup registers keyward globally, and
+/// those users are not served by it. Said, not changed: the admin put them
+/// there.
+fn match_warnings(main: &Path, drop_dir: Option<&Path>) -> Vec<String> {
+    let mut files = vec![main.to_path_buf()];
+    if let Some(entries) = drop_dir.and_then(|d| fs::read_dir(d).ok()) {
+        let mut confs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        confs.sort();
+        files.extend(confs);
+    }
+    let mut out = Vec::new();
+    for file in files {
+        let Ok(text) = fs::read_to_string(&file) else {
+            continue;
+        };
+        for (n, block, line) in text::match_overrides(&text) {
+            out.push(format!(
+                "{}:{n}: `{line}` inside `{block}`: the connections that block matches do not \
+                 run keyward; `keyward check USER` shows what sshd runs for a user",
+                file.display()
+            ));
+        }
+    }
+    out
 }
 
 /// Debug builds only: `KEYWARD_TEST_BREAK_SETUP=1` adds a line sshd cannot
@@ -315,6 +360,18 @@ fn test_damage(content: String) -> String {
 /// Whether sshd's effective settings run exactly this command as this user.
 fn registered(s: &Settings, command: &str, user: &str) -> bool {
     s.command.as_deref() == Some(command) && s.command_user.as_deref() == Some(user)
+}
+
+/// Whether `program` is the keyward binary at `binary` or this very
+/// executable: the same path, or the same inode under another name.
+fn runs_keyward(program: &str, binary: &Path) -> bool {
+    let id = |p: &Path| fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let Some(theirs) = id(Path::new(program)) else {
+        return false;
+    };
+    Path::new(program) == binary
+        || id(binary) == Some(theirs)
+        || std::env::current_exe().ok().and_then(|e| id(&e)) == Some(theirs)
 }
 
 /// keyward's registration as it stands in the files, if any.
@@ -399,10 +456,44 @@ fn undo(
     Ok(Exit::Ok)
 }
 
+/// A backup name no earlier backup has: a setup and an undo within one
+/// second must not overwrite each other's copy.
 fn backup_path(main: &Path) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let name = main.file_name().unwrap_or_default().to_string_lossy();
-    main.with_file_name(format!("{name}.keyward-backup-{stamp}"))
+    let base = main.with_file_name(format!("{name}.keyward-backup-{stamp}"));
+    (1..)
+        .map(|n| match n {
+            1 => base.clone(),
+            n => PathBuf::from(format!("{}.{n}", base.display())),
+        })
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .unwrap_or(base)
+}
+
+/// With `--sshd-config` naming a copy, the drop-in must go into a directory
+/// beside that copy: the directory it includes may be the live one
+/// (`/etc/ssh/sshd_config.d`, where a relative Include always points), and
+/// writing there would change the running sshd, not the copy.
+fn own_drop_in_dir(main: &Path, dir: &Path) -> Result<(), Failure> {
+    let real = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let main = real(main);
+    if main == real(Path::new(DEFAULT_SSHD_CONFIG)) {
+        return Ok(());
+    }
+    if main.parent() == Some(real(dir).as_path()) || main.parent() == real(dir).parent() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::Config,
+        format!(
+            "{} includes drop-ins from {}, which is not beside it: writing there would change \
+             the sshd that reads {DEFAULT_SSHD_CONFIG}, not this copy. Nothing changed. Point the \
+             copy's Include at a directory next to it, or run setup on {DEFAULT_SSHD_CONFIG} itself",
+            main.display(),
+            dir.display()
+        ),
+    ))
 }
 
 fn binary(given: Option<&Path>) -> Result<PathBuf, Failure> {
@@ -424,11 +515,14 @@ fn command_line(binary: &Path, config: Option<&Path>) -> Result<String, Failure>
         parts.push(c.display().to_string());
     }
     for p in &parts {
-        if p.contains([' ', '\t', '"', '\'', '\\', '%', '#']) {
+        // A line break would end the directive and start another one.
+        if p.contains([' ', '\t', '"', '\'', '\\', '%', '#']) || p.chars().any(char::is_control) {
             return Err(Failure::new(
                 Exit::Usage,
                 format!(
-                    "{p}: sshd splits and expands this path; choose one without blanks, quotes, % or #"
+                    "{}: sshd splits and expands this path; choose one without blanks, line \
+                     breaks, quotes, % or #",
+                    crate::log::escape(p.as_bytes())
                 ),
             ));
         }
