@@ -200,11 +200,7 @@ impl Writer {
     /// now, or removes it when the user's files are too small to need one.
     /// Returns whether an index was written.
     pub fn reindex(&self, user: &UserName) -> Result<bool, EditError> {
-        let files = match self.entry(user)? {
-            Entry::Missing => Vec::new(),
-            Entry::File(t) | Entry::Dir(t) => store::entry_files(t)?,
-        };
-        let sources = store::read_files(&files)?;
+        let sources = self.read(&self.entry(user)?)?;
         let total: u64 = sources.iter().map(|s| s.data.len() as u64).sum();
         if total < index::MIN_BYTES {
             if let Some(dir) = store::open_at_if_present(&self.root, OsStr::new(index::DIR))? {
@@ -217,8 +213,7 @@ impl Writer {
             return Ok(false);
         }
         let dir = ensure_dir(&self.root, index::DIR, 0o755)?;
-        let pairs: Vec<_> = files.iter().map(|f| f.id).zip(sources.iter()).collect();
-        self.replace(&dir, user.as_os_str(), &index::build(&pairs))?;
+        self.replace(&dir, user.as_os_str(), &index::build(&sources))?;
         Ok(true)
     }
 

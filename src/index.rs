@@ -14,6 +14,7 @@
 //! written for users whose files total at least `MIN_BYTES`.
 
 use std::os::fd::AsFd;
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
@@ -41,11 +42,11 @@ pub struct Hit {
     pub line: u32,
 }
 
-/// The index for `sources` (with their files' identities), as bytes.
-pub fn build(sources: &[(FileId, &Source)]) -> Vec<u8> {
+/// The index for `sources`, as bytes.
+pub fn build(sources: &[Source]) -> Vec<u8> {
     let mut keys: Vec<([u8; 32], Hit)> = Vec::new();
     let mut cas: Vec<Hit> = Vec::new();
-    for (file, (_, source)) in sources.iter().enumerate() {
+    for (file, source) in sources.iter().enumerate() {
         let mut offset = 0u64;
         for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
             let hit = Hit {
@@ -66,7 +67,8 @@ pub fn build(sources: &[(FileId, &Source)]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + (keys.len() + cas.len()) * RECORD);
     out.extend_from_slice(MAGIC);
     put32(&mut out, sources.len() as u32);
-    for (id, source) in sources {
+    for source in sources {
+        let id = &source.id;
         let name = source
             .path
             .file_name()
@@ -142,16 +144,17 @@ impl<'a> Reader<'a> {
 
 /// The candidate lines for the SHA-256 fingerprint `fp`, in file order:
 /// the key's own lines and every possible `cert-authority` line. `None`
-/// when the index does not describe `files` exactly (stale or damaged).
-pub fn lookup(index: &[u8], files: &[Trusted], fp: &[u8; 32]) -> Option<Vec<Hit>> {
+/// when the index does not describe `files` (path and identity of each
+/// store file) exactly: stale, damaged, or forged.
+pub fn lookup(index: &[u8], files: &[(PathBuf, FileId)], fp: &[u8; 32]) -> Option<Vec<Hit>> {
     let mut r = Reader(index);
     if r.take(MAGIC.len())? != MAGIC || r.u32()? as usize != files.len() {
         return None;
     }
-    for f in files {
+    for (path, file_id) in files {
         let len = r.u32()? as usize;
         let name = r.take(len)?;
-        if Some(name) != f.path.file_name().map(|n| n.as_encoded_bytes()) {
+        if Some(name) != path.file_name().map(|n| n.as_encoded_bytes()) {
             return None;
         }
         let id = FileId {
@@ -161,7 +164,7 @@ pub fn lookup(index: &[u8], files: &[Trusted], fp: &[u8; 32]) -> Option<Vec<Hit>
             mtime: (r.i64()?, r.i64()?),
             ctime: (r.i64()?, r.i64()?),
         };
-        if id != f.id {
+        if id != *file_id {
             return None;
         }
     }
@@ -193,17 +196,40 @@ pub fn lookup(index: &[u8], files: &[Trusted], fp: &[u8; 32]) -> Option<Vec<Hit>
     }
     hits.sort();
     hits.dedup();
+    // Distinct whole lines of the files (`read_line` checks each) can add up
+    // to no more than the files hold: a forged index that claims more would
+    // only make us read the same bytes over and over.
+    let total: u64 = files.iter().map(|(_, id)| id.size).sum();
+    let claimed: u64 = hits.iter().map(|h| u64::from(h.len) + 1).sum();
+    if hits.iter().any(|h| h.file as usize >= files.len()) || claimed > total + files.len() as u64 {
+        return None;
+    }
     Some(hits)
 }
 
-/// Reads the line a hit points at; `None` if it lies outside the file.
+/// Reads the line a hit points at: exactly one whole line of `file`
+/// (starting at the file's start or after a newline, ending at a newline or
+/// the file's end, with no newline inside). `None` otherwise: an index that
+/// points into the middle of a line could drop its options (`restrict`,
+/// `from=`) or reach past a `#`.
 pub fn read_line(file: &Trusted, hit: &Hit) -> Option<Vec<u8>> {
-    if hit.offset.checked_add(u64::from(hit.len))? > file.size {
+    let end = hit.offset.checked_add(u64::from(hit.len))?;
+    if end > file.size {
         return None;
     }
-    let mut buf = vec![0; hit.len as usize];
-    let n = nix::sys::uio::pread(file.fd.as_fd(), &mut buf, hit.offset as i64).ok()?;
-    (n == buf.len()).then_some(buf)
+    // One byte either side, where there is one, to see the line's ends.
+    let before = u64::from(hit.offset > 0);
+    let after = u64::from(end < file.size);
+    let mut buf = vec![0; (u64::from(hit.len) + before + after) as usize];
+    let n = nix::sys::uio::pread(file.fd.as_fd(), &mut buf, (hit.offset - before) as i64).ok()?;
+    if n != buf.len() {
+        return None;
+    }
+    if before == 1 && buf[0] != b'\n' || after == 1 && buf[buf.len() - 1] != b'\n' {
+        return None;
+    }
+    let line = &buf[before as usize..buf.len() - after as usize];
+    (!line.contains(&b'\n')).then(|| line.to_vec())
 }
 
 #[cfg(test)]
@@ -223,42 +249,121 @@ mod tests {
         }
     }
 
+    /// A store file on disk with a descriptor, as `keys` has it.
+    fn stored(data: &str) -> Trusted {
+        let path = std::env::temp_dir().join(format!(
+            "keyward-index-test-{}-{}",
+            std::process::id(),
+            data.len()
+        ));
+        std::fs::write(&path, data).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        Trusted {
+            fd: f.into(),
+            path: PathBuf::from("/s/users/alice"),
+            kind: crate::trusted::Kind::File,
+            size: data.len() as u64,
+            id: FileId {
+                ino: 7,
+                size: data.len() as u64,
+                ..FileId::default()
+            },
+        }
+    }
+
     #[test]
     fn build_then_lookup_finds_the_key_and_ca_lines_in_file_order() {
         let data =
             format!("# c\ncert-authority {OTHER}\n{OTHER} x\n\n{KEY} mine\nbroken\n{KEY} again");
+        let file = stored(&data);
         let source = Source {
-            path: PathBuf::from("/s/users/alice"),
+            path: file.path.clone(),
+            id: file.id,
             data: data.clone().into_bytes(),
         };
-        let id = FileId {
-            ino: 7,
-            size: data.len() as u64,
-            ..FileId::default()
-        };
-        let index = build(&[(id, &source)]);
-        // Without a real descriptor, check the table through a fake Trusted.
-        let file = Trusted {
-            fd: std::fs::File::open("/dev/null").unwrap().into(),
-            path: source.path.clone(),
-            kind: crate::trusted::Kind::File,
-            size: data.len() as u64,
-            id,
-        };
-        let hits = lookup(&index, std::slice::from_ref(&file), &fp(KEY)).unwrap();
+        let index = build(std::slice::from_ref(&source));
+        let files = [(file.path.clone(), file.id)];
+        let hits = lookup(&index, &files, &fp(KEY)).unwrap();
         let lines: Vec<u32> = hits.iter().map(|h| h.line).collect();
         assert_eq!(lines, [2, 5, 7]);
         for h in &hits {
-            let text = &data.as_bytes()[h.offset as usize..][..h.len as usize];
             assert_eq!(
-                text,
+                read_line(&file, h).unwrap(),
                 data.lines().nth(h.line as usize - 1).unwrap().as_bytes()
             );
         }
         // A changed file makes the index unusable rather than wrong.
-        let mut changed = file;
-        changed.id.ctime.1 += 1;
-        assert_eq!(lookup(&index, &[changed], &fp(KEY)), None);
+        let mut changed = files.clone();
+        changed[0].1.ctime.1 += 1;
+        assert_eq!(lookup(&index, &changed, &fp(KEY)), None);
         assert_eq!(lookup(b"garbage", &[], &fp(KEY)), None);
+    }
+
+    #[test]
+    fn a_hit_must_be_one_whole_line() {
+        let data = format!("restrict,from=\"10.0.0.1\" {KEY} a\n#{KEY} off\n{OTHER}\n{KEY}");
+        let file = stored(&data);
+        let at = |needle: &str, from: usize| data[from..].find(needle).unwrap() + from;
+        let hit = |offset: usize, len: usize| Hit {
+            file: 0,
+            offset: offset as u64,
+            len: len as u32,
+            line: 1,
+        };
+        // The key without its line's options, and a commented-out key.
+        assert_eq!(read_line(&file, &hit(at(KEY, 0), KEY.len() + 2)), None);
+        assert_eq!(read_line(&file, &hit(at(KEY, 40), KEY.len())), None);
+        // Two lines as one.
+        let second = at("#", 0);
+        assert_eq!(read_line(&file, &hit(0, second + 3)), None);
+        // Past the end.
+        assert_eq!(
+            read_line(&file, &hit(data.len() - KEY.len(), KEY.len() + 1)),
+            None
+        );
+        // Whole lines, first and last.
+        assert_eq!(
+            read_line(&file, &hit(0, second - 1)).unwrap(),
+            &data.as_bytes()[..second - 1]
+        );
+        assert_eq!(
+            read_line(&file, &hit(data.len() - KEY.len(), KEY.len())).unwrap(),
+            KEY.as_bytes()
+        );
+    }
+
+    #[test]
+    fn forged_hits_cannot_claim_more_than_the_files_hold() {
+        let data = format!("{KEY}\n");
+        let source = Source {
+            path: PathBuf::from("/s/users/alice"),
+            id: FileId {
+                size: data.len() as u64,
+                ..FileId::default()
+            },
+            data: data.clone().into_bytes(),
+        };
+        let mut index = build(std::slice::from_ref(&source));
+        // Append 1,000 forged cert-authority records, each the whole file.
+        let ca_at = index.len() - 4 - RECORD - 4;
+        let forged = 1000u32;
+        index.splice(ca_at..ca_at + 4, forged.to_le_bytes());
+        let mut records = Vec::new();
+        for i in 0..forged {
+            put_record(
+                &mut records,
+                &[0; 32],
+                &Hit {
+                    file: 0,
+                    offset: 0,
+                    len: data.len() as u32 - 1 + (i % 2),
+                    line: i,
+                },
+            );
+        }
+        index.splice(ca_at + 4..ca_at + 4, records);
+        let files = [(source.path.clone(), source.id)];
+        assert_eq!(lookup(&index, &files, &fp(KEY)), None);
     }
 }

@@ -7,7 +7,7 @@
 
 use std::ffi::OsStr;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::authorized_keys::{self, KeyLine};
 use crate::config::{Config, ConfigError};
@@ -15,9 +15,9 @@ use crate::exit::Exit;
 use crate::fingerprint::Fingerprint;
 use crate::index;
 use crate::log::{self, Log};
-use crate::store::{self, UserName};
+use crate::store::{self, Entry, UserFiles, UserName};
 use crate::strict_modes::{self, Account};
-use crate::trusted::{self, UnsafePath};
+use crate::trusted::{self, Trusted, UnsafePath};
 use uzers::os::unix::UserExt;
 
 /// Past this many invalid lines in one lookup, only a count is logged: a
@@ -158,25 +158,26 @@ pub fn lookup(
     fingerprint: Option<&Fingerprint>,
     log: &mut Log,
 ) -> Result<Served, UnsafePath> {
-    let Some(entry) = store::open_user(&config.store, user)? else {
+    let Some(UserFiles { root, entry }) = store::open_user(&config.store, user)? else {
         return Ok(Served::default());
     };
     let mut served = Served {
-        files: entry.files.len(),
+        files: entry.len(),
         ..Served::default()
     };
     let mut skipped = 0usize;
-    let total: u64 = entry.files.iter().map(|f| f.size).sum();
+    // A single small file is read faster than an index; a fragment
+    // directory may have one whatever its size is.
+    let worth_an_index = entry.known_size().is_none_or(|n| n >= index::MIN_BYTES);
     let indexed = match fingerprint {
-        Some(Fingerprint::Sha256(fp)) if total >= index::MIN_BYTES => {
-            index_hits(&entry, user, fp, log)?
+        Some(Fingerprint::Sha256(fp)) if worth_an_index => {
+            index_hits(&root, &entry, user, fp, log)?
         }
         _ => None,
     };
     if let Some(hits) = indexed {
         served.via_index = true;
-        for (hit, raw) in &hits {
-            let path = &entry.files[hit.file as usize].path;
+        for (path, hit, raw) in &hits {
             consider(
                 raw,
                 path,
@@ -188,7 +189,7 @@ pub fn lookup(
             );
         }
     } else {
-        for source in store::read_files(&entry.files)? {
+        entry.for_each(|source| {
             for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
                 consider(
                     raw,
@@ -200,7 +201,7 @@ pub fn lookup(
                     log,
                 );
             }
-        }
+        })?;
     }
     if skipped > MAX_LINE_WARNINGS {
         log.warning(&format!(
@@ -213,17 +214,18 @@ pub fn lookup(
 }
 
 /// A line the index pointed at, read from its store file.
-type IndexedLine = (index::Hit, Vec<u8>);
+type IndexedLine = (PathBuf, index::Hit, Vec<u8>);
 
 /// The candidate lines the user's index names for `fp`, read from the store
 /// files; `None` (read everything) when there is no usable index.
 fn index_hits(
-    entry: &store::UserFiles,
+    root: &Trusted,
+    entry: &Entry,
     user: &UserName,
     fp: &[u8; 32],
     log: &mut Log,
 ) -> Result<Option<Vec<IndexedLine>>, UnsafePath> {
-    let Some(dir) = store::open_at_if_present(&entry.root, OsStr::new(index::DIR))? else {
+    let Some(dir) = store::open_at_if_present(root, OsStr::new(index::DIR))? else {
         return Ok(None);
     };
     dir.expect_dir()?;
@@ -241,18 +243,30 @@ fn index_hits(
             user.display()
         )
     };
-    let Some(hits) = index::lookup(&bytes, &entry.files, fp) else {
+    let ids = entry.identities()?;
+    let Some(hits) = index::lookup(&bytes, &ids, fp) else {
         log.notice(&stale());
         return Ok(None);
     };
+    // Hits come in file order: one store file open at a time, and each the
+    // very file the index describes.
     let mut lines = Vec::with_capacity(hits.len());
+    let mut open: Option<(u32, Trusted)> = None;
     for hit in hits {
-        let f = hit.file as usize;
-        let Some(raw) = entry.files.get(f).and_then(|t| index::read_line(t, &hit)) else {
+        if open.as_ref().is_none_or(|(i, _)| *i != hit.file) {
+            let t = entry.open(hit.file as usize)?;
+            if t.id != ids[hit.file as usize].1 {
+                log.notice(&stale());
+                return Ok(None);
+            }
+            open = Some((hit.file, t));
+        }
+        let Some((_, t)) = &open else { continue };
+        let Some(raw) = index::read_line(t, &hit) else {
             log.notice(&stale());
             return Ok(None);
         };
-        lines.push((hit, raw));
+        lines.push((t.path.clone(), hit, raw));
     }
     Ok(Some(lines))
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::dir::Dir;
 
 use crate::log;
-use crate::trusted::{self, Kind, Trusted, UnsafePath};
+use crate::trusted::{self, FileId, Kind, Trusted, UnsafePath};
 
 /// The most a lookup reads for one user, all fragments together. sshd itself
 /// has no limit; this one keeps a runaway file from stalling every login.
@@ -89,6 +89,8 @@ impl UserName {
 /// One store file read for a user.
 pub struct Source {
     pub path: PathBuf,
+    /// The identity of the file as read, for the fingerprint index.
+    pub id: FileId,
     pub data: Vec<u8>,
 }
 
@@ -106,18 +108,101 @@ pub fn is_skipped_fragment(name: &[u8]) -> bool {
 /// means no keys; a missing store root is a misconfiguration.
 pub fn read_user(store: &Path, user: &UserName) -> Result<Vec<Source>, UnsafePath> {
     match open_user(store, user)? {
-        Some(u) => read_files(&u.files),
+        Some(u) => u.entry.read_all(),
         None => Ok(Vec::new()),
     }
 }
 
-/// A user's entry with every file opened and checked, nothing read yet.
+/// A user's opened entry, with the store root it was found in.
 pub struct UserFiles {
     pub root: Trusted,
-    pub files: Vec<Trusted>,
+    pub entry: Entry,
 }
 
-/// Opens the user's store files; `None` when the store has no entry.
+/// `users/<user>`: one file, or a directory of fragments whose names are
+/// listed but which are opened one at a time, when they are read. A user
+/// with thousands of fragments must not run the command user out of
+/// descriptors and so lock themselves out.
+pub struct Entry {
+    entry: Trusted,
+    /// The fragments' names in read order; empty for a single file.
+    names: Vec<OsString>,
+}
+
+impl Entry {
+    pub fn new(entry: Trusted) -> Result<Entry, UnsafePath> {
+        let names = match entry.kind {
+            Kind::File => Vec::new(),
+            Kind::Dir => fragment_names(&entry)?,
+        };
+        Ok(Entry { entry, names })
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.entry.kind, Kind::Dir)
+    }
+
+    /// How many files the entry has (an empty directory has none).
+    pub fn len(&self) -> usize {
+        if self.is_dir() { self.names.len() } else { 1 }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The total size, when it is known without opening anything.
+    pub fn known_size(&self) -> Option<u64> {
+        (!self.is_dir()).then_some(self.entry.size)
+    }
+
+    /// Opens and checks file `i`; the caller closes it before the next.
+    pub fn open(&self, i: usize) -> Result<Trusted, UnsafePath> {
+        if !self.is_dir() {
+            return self.entry.try_clone();
+        }
+        let name = self
+            .names
+            .get(i)
+            .ok_or_else(|| UnsafePath::NotFound(self.entry.path.clone()))?;
+        let f = trusted::open_at(&self.entry, name)?;
+        f.expect_file()?;
+        Ok(f)
+    }
+
+    /// Reads each file in turn, one descriptor open at a time, at most
+    /// `MAX_USER_BYTES` together.
+    pub fn for_each(&self, mut f: impl FnMut(Source)) -> Result<(), UnsafePath> {
+        let mut budget = MAX_USER_BYTES;
+        for i in 0..self.len() {
+            let t = self.open(i)?;
+            let data = trusted::read_all(&t, budget)?;
+            budget -= data.len() as u64;
+            f(Source {
+                path: t.path,
+                id: t.id,
+                data,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every file read, for the admin commands.
+    pub fn read_all(&self) -> Result<Vec<Source>, UnsafePath> {
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each(|s| out.push(s))?;
+        Ok(out)
+    }
+
+    /// Each file's path and identity, opened and closed one at a time.
+    pub fn identities(&self) -> Result<Vec<(PathBuf, FileId)>, UnsafePath> {
+        (0..self.len())
+            .map(|i| self.open(i).map(|t| (t.path, t.id)))
+            .collect()
+    }
+}
+
+/// Opens the user's entry; `None` when the store has none.
 pub fn open_user(store: &Path, user: &UserName) -> Result<Option<UserFiles>, UnsafePath> {
     let root = open_root(store)?;
     let Some(users) = open_at_if_present(&root, OsStr::new("users"))? else {
@@ -127,8 +212,10 @@ pub fn open_user(store: &Path, user: &UserName) -> Result<Option<UserFiles>, Uns
     let Some(entry) = open_entry(&users, user)? else {
         return Ok(None);
     };
-    let files = entry_files(entry)?;
-    Ok(Some(UserFiles { root, files }))
+    Ok(Some(UserFiles {
+        root,
+        entry: Entry::new(entry)?,
+    }))
 }
 
 pub fn open_root(store: &Path) -> Result<Trusted, UnsafePath> {
@@ -161,40 +248,9 @@ pub fn open_entry(users: &Trusted, user: &UserName) -> Result<Option<Trusted>, U
     open_at_if_present(users, user.as_os_str())
 }
 
-/// The files of an entry: the entry itself, or its fragments in name order.
-pub fn entry_files(entry: Trusted) -> Result<Vec<Trusted>, UnsafePath> {
-    match entry.kind {
-        Kind::File => Ok(vec![entry]),
-        Kind::Dir => fragment_names(&entry)?
-            .iter()
-            .map(|name| {
-                let f = trusted::open_at(&entry, name)?;
-                f.expect_file()?;
-                Ok(f)
-            })
-            .collect(),
-    }
-}
-
 /// Reads an entry: the file itself, or its fragments in name order.
 pub fn read_entry(entry: &Trusted) -> Result<Vec<Source>, UnsafePath> {
-    let dup = entry.try_clone()?;
-    read_files(&entry_files(dup)?)
-}
-
-/// Reads opened store files, at most `MAX_USER_BYTES` together.
-pub fn read_files(files: &[Trusted]) -> Result<Vec<Source>, UnsafePath> {
-    let mut budget = MAX_USER_BYTES;
-    files.iter().map(|f| read(f, &mut budget)).collect()
-}
-
-fn read(t: &Trusted, budget: &mut u64) -> Result<Source, UnsafePath> {
-    let data = trusted::read_all(t, *budget)?;
-    *budget -= data.len() as u64;
-    Ok(Source {
-        path: t.path.clone(),
-        data,
-    })
+    Entry::new(entry.try_clone()?)?.read_all()
 }
 
 /// The names a directory lists, in name order, without `.`, `..` and, when

@@ -386,3 +386,39 @@ fn setup_on_a_copy_never_writes_the_live_drop_in_directory() {
         assert_eq!(live.exists(), was_there);
     }
 }
+
+#[test]
+fn thousands_of_fragments_do_not_run_the_command_user_out_of_descriptors() {
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    let dir = t.user_file(&u.name);
+    mkdir(&dir, 0o755);
+    for i in 0..1100 {
+        write(
+            &dir.join(format!("{i:05}")),
+            format!("{}\n", filler_key(i)),
+            0o644,
+        );
+    }
+    let (_, key) = t.keygen("last");
+    write(&dir.join("99999-laptop"), format!("{key}\n"), 0o644);
+    // sshd starts the command with the system's usual soft limit of 1,024.
+    let o = std::process::Command::new("prlimit")
+        .args([
+            "--nofile=1024:1024",
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(&t.bin)
+        .arg("--config")
+        .arg(&t.config)
+        .args(["keys", &u.name, &fingerprint(&key, "sha256")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}{:#?}", stderr(&o), t.syslog.drain());
+    assert_eq!(stdout(&o), format!("{key}\n"));
+}

@@ -185,8 +185,14 @@ fn stale_index(config: &Config, user: &UserName, entry: &trusted::Trusted, r: &m
     };
     let fresh = trusted::read_all(&file, index::MAX_BYTES)
         .ok()
-        .zip(entry.try_clone().and_then(store::entry_files).ok())
-        .and_then(|(bytes, files)| index::lookup(&bytes, &files, &[0; 32]));
+        .zip(
+            entry
+                .try_clone()
+                .and_then(store::Entry::new)
+                .and_then(|e| e.identities())
+                .ok(),
+        )
+        .and_then(|(bytes, ids)| index::lookup(&bytes, &ids, &[0; 32]));
     if fresh.is_none() {
         r.warning(
             format!(
