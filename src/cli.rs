@@ -231,8 +231,10 @@ fn sshd_command_line(args: &[OsString]) -> Option<(Option<&Path>, &[OsString])> 
         [opt, file, rest @ ..] if opt == "--config" => (Some(Path::new(file)), rest),
         rest => (None, rest),
     };
+    // Every shape sshd's line can produce, the four-argument one included:
+    // clap would take a user called `--` for its end-of-options marker.
     match rest {
-        [keys, data @ ..] if keys == "keys" && (1..=2).contains(&data.len()) => {
+        [keys, data @ ..] if keys == "keys" && [1, 2, 4].contains(&data.len()) => {
             Some((config, data))
         }
         _ => None,
@@ -395,10 +397,11 @@ mod tests {
             &["--config", "/k.toml", "keys", "alice", "SHA256:x"],
             &["--config", "/k.toml", "keys", "--config"],
             &["--config", "keys", "keys", "a"],
+            &["keys", "alice", "SHA256:x", "/home/alice", "1000"],
             // Not sshd's shape: clap decides.
             &["keys"],
             &["keys", "a", "b", "c", "d", "e"],
-            &["keys", "alice", "SHA256:x", "/home/alice", "1000"],
+            &["keys", "a", "b", "c"],
             &["--config=/k.toml", "keys", "a"],
             &["--config", "/k.toml", "list"],
             &["list", "keys"],
@@ -424,6 +427,23 @@ mod tests {
             }
         }
         assert!(sshd_command_line(&["keyward", "keys", "a"].map(OsString::from)).is_some());
+    }
+
+    #[test]
+    fn a_user_called_double_dash_is_a_user_in_every_shape() {
+        for data in [
+            &["--"][..],
+            &["--", "SHA256:x"],
+            &["--", "SHA256:x", "/home/x", "1000"],
+        ] {
+            let argv: Vec<OsString> = ["keyward", "keys"]
+                .iter()
+                .chain(data)
+                .map(OsString::from)
+                .collect();
+            let (_, args) = sshd_command_line(&argv).expect("sshd's shape");
+            assert_eq!(args, &argv[2..], "{data:?}");
+        }
     }
 
     #[test]

@@ -40,10 +40,11 @@ impl Fingerprint {
             let mut parts = hex.split(|&b| b == b':');
             for byte in out.iter_mut() {
                 let part = parts.next().ok_or(BadFingerprint)?;
-                let text = std::str::from_utf8(part).map_err(|_| BadFingerprint)?;
-                if text.len() != 2 {
+                // Two hex digits exactly: from_str_radix alone takes "+7".
+                if part.len() != 2 || !part.iter().all(u8::is_ascii_hexdigit) {
                     return Err(BadFingerprint);
                 }
+                let text = std::str::from_utf8(part).map_err(|_| BadFingerprint)?;
                 *byte = u8::from_str_radix(text, 16).map_err(|_| BadFingerprint)?;
             }
             if parts.next().is_some() {
@@ -117,6 +118,8 @@ mod tests {
             "MD5:7b:37:60:99:7f:5a:53:8e:0a:17:ba:f8:38:4d:39:ec:00",
             "MD5:7b:37:60:99:7f:5a:53:8e:0a:17:ba:f8:38:4d:39:zz",
             "MD5:7b:37:60:99:7f:5a:53:8e:0a:17:ba:f8:38:4d:39:e",
+            "MD5:+7:37:60:99:7f:5a:53:8e:0a:17:ba:f8:38:4d:39:ec",
+            "MD5:7b:37:60:99:7f:5a:53:8e:0a:17:ba:f8:38:4d:39:-1",
         ] {
             assert_eq!(
                 Fingerprint::parse(bad.as_bytes()),

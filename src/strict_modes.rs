@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::log::{self, Severity};
 use crate::platform::Platform;
 use crate::trusted;
+use std::os::unix::ffi::OsStrExt;
 use uzers::os::unix::GroupExt;
 
 /// The account the check is for, as NSS has it.
@@ -383,40 +384,56 @@ fn home_check(home: &Path, rules: &Rules) -> Result<Vec<Offender>, WalkError> {
     Ok(rules.offender(&real, &m).into_iter().collect())
 }
 
-/// Every account in the user database (`getpwent`).
-pub fn all_users() -> Vec<uzers::User> {
-    // SAFETY: getpwent iteration is not thread-safe; keyward is single-threaded
-    // and nothing else walks the passwd database while this runs.
-    #[allow(unsafe_code)]
-    let users = unsafe { uzers::all_users() }.collect();
-    users
-}
-
-/// Debian's test for a group-writable path: the group must have exactly one
-/// member, counting users whose primary group it is (each must be `uid`) and
-/// the group's member list (which may only name the path's owner).
+/// Debian's test for a group-writable path (`secure_permissions`): the
+/// group must have exactly one member, counting users whose primary group
+/// it is (each must be `uid`) and the group's member list (which may only
+/// name the path's owner).
+///
+/// Debian's sshd counts the primary members by walking the whole user
+/// database (`getpwent`). keyward runs this before authentication, for any
+/// client that names a user, so it reads the local passwd file instead: the
+/// same answer wherever the directory service does not enumerate (SSSD's
+/// default), and no round trip to LDAP per lookup. An account that only a
+/// directory knows and whose primary group is a local private group is not
+/// counted.
 fn sole_member(gid: u32, owner: u32, uid: u32) -> bool {
     let Some(group) = uzers::get_group_by_gid(gid) else {
         return false;
     };
+    let Some(owner_user) = uzers::get_user_by_uid(owner) else {
+        return false;
+    };
+    let listed: Vec<&[u8]> = group.members().iter().map(|m| m.as_bytes()).collect();
+    let Ok(passwd) = std::fs::read("/etc/passwd") else {
+        return false;
+    };
+    sole_member_in(&passwd, gid, uid, owner_user.name().as_bytes(), &listed)
+}
+
+/// `sole_member` on a passwd file's text and the group's member list.
+fn sole_member_in(passwd: &[u8], gid: u32, uid: u32, owner: &[u8], listed: &[&[u8]]) -> bool {
     let mut members = 0;
-    for user in all_users() {
-        if user.primary_group_id() == gid {
+    for line in passwd.split(|&b| b == b'\n') {
+        // name:password:uid:gid:...; NIS `+`/`-` lines name no account.
+        let fields: Vec<&[u8]> = line.splitn(5, |&b| b == b':').collect();
+        let number = |f: &[u8]| std::str::from_utf8(f).ok()?.parse::<u32>().ok();
+        let (Some(u), Some(g)) = (
+            fields.get(2).and_then(|f| number(f)),
+            fields.get(3).and_then(|f| number(f)),
+        ) else {
+            continue;
+        };
+        if g == gid {
             members += 1;
-            if user.uid() != uid {
+            if u != uid {
                 return false;
             }
         }
     }
-    let listed = group.members();
-    if let Some(first) = listed.first() {
-        members += 1;
-        let Some(owner_user) = uzers::get_user_by_uid(owner) else {
-            return false;
-        };
-        if owner_user.name() != first.as_os_str() || listed.len() > 1 {
-            return false;
-        }
+    match listed {
+        [] => {}
+        [first] if *first == owner => members += 1,
+        _ => return false,
     }
     members > 0
 }
@@ -445,6 +462,30 @@ mod tests {
             Path::new("/etc/ssh/keys/alice")
         );
         assert_eq!(expand("%h/k/%U/%%", &a), Path::new("/home/alice/k/1234/%"));
+    }
+
+    #[test]
+    fn a_group_with_one_member_is_found_from_the_passwd_file() {
+        let passwd = b"root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n\
+                       bob:x:1001:1001::/home/bob:/bin/sh\nstaff1:x:1002:50::/:/bin/sh\n+::::::\n";
+        // alice's private group: alice alone.
+        assert!(sole_member_in(passwd, 1000, 1000, b"alice", &[]));
+        assert!(sole_member_in(passwd, 1000, 1000, b"alice", &[b"alice"]));
+        // Someone else listed, or two listed.
+        assert!(!sole_member_in(passwd, 1000, 1000, b"alice", &[b"bob"]));
+        assert!(!sole_member_in(
+            passwd,
+            1000,
+            1000,
+            b"alice",
+            &[b"alice", b"bob"]
+        ));
+        // Another user's primary group.
+        assert!(!sole_member_in(passwd, 1001, 1000, b"alice", &[]));
+        // No member at all (a setgid binary's group).
+        assert!(!sole_member_in(passwd, 77, 1000, b"alice", &[]));
+        // Listed alone, nobody's primary group.
+        assert!(sole_member_in(passwd, 77, 1000, b"alice", &[b"alice"]));
     }
 
     #[test]

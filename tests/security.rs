@@ -422,3 +422,27 @@ fn thousands_of_fragments_do_not_run_the_command_user_out_of_descriptors() {
     assert_eq!(code(&o), 0, "{}{:#?}", stderr(&o), t.syslog.drain());
     assert_eq!(stdout(&o), format!("{key}\n"));
 }
+
+#[test]
+fn odd_arguments_from_sshd_are_judged_as_data() {
+    let t = Tree::new();
+    let (_, key) = t.keygen("k");
+    write(&t.user_file("--"), format!("{key}\n"), 0o644);
+    let fp = fingerprint(&key, "sha256");
+    // A user called `--`, in every shape sshd's line can have.
+    for args in [
+        vec!["--"],
+        vec!["--", &fp],
+        vec!["--", &fp, "/nonexistent", "4242"],
+    ] {
+        let o = t.keys_as_nobody(&args);
+        assert_eq!(code(&o), 0, "{args:?}: {}", stderr(&o));
+        assert_eq!(stdout(&o), format!("{key}\n"), "{args:?}");
+    }
+    // `+7` is no hex byte.
+    let md5 = fingerprint(&key, "md5");
+    let forged = format!("MD5:+{}", &md5[5..]);
+    let o = t.keys_as_nobody(&["--", &forged]);
+    assert_eq!(code(&o), 65, "{forged}");
+    assert!(stdout(&o).is_empty());
+}

@@ -282,7 +282,7 @@ fn text(w: &mut dyn Write, r: &ImportReport) -> std::io::Result<()> {
 
 fn targets(req: &Request) -> Result<Vec<(UserName, uzers::User)>, Failure> {
     if req.all {
-        return Ok(strict_modes::all_users()
+        return Ok(all_users()
             .into_iter()
             .filter_map(|pw| Some((UserName::new(pw.name()).ok()?, pw)))
             .collect());
@@ -348,6 +348,15 @@ pub fn report_own(user: &str, path: &Path, own: &Own, r: &mut crate::report::Rep
         )),
         _ => {}
     }
+}
+
+/// Every account in the user database (`getpwent`).
+pub fn all_users() -> Vec<uzers::User> {
+    // SAFETY: getpwent iteration is not thread-safe; keyward is single-threaded
+    // and nothing else walks the passwd database while this runs.
+    #[allow(unsafe_code)]
+    let users = unsafe { uzers::all_users() }.collect();
+    users
 }
 
 /// Runs `f` with the effective uid, gid and groups of `pw`, as sshd's
