@@ -20,7 +20,7 @@ use crate::keys;
     about = "Serve SSH keys to sshd from a root-owned store, and say why a home breaks key login",
     long_about = "keyward is run by sshd as its AuthorizedKeysCommand:\n\n    \
         AuthorizedKeysCommand /usr/bin/keyward keys %u %f %h %U\n    \
-        AuthorizedKeysCommandUser nobody\n\n\
+        AuthorizedKeysCommandUser keyward\n\n\
         It prints the user's lines from /etc/keyward/users/USER (a file, or a directory of \
         fragments) and logs to syslog when sshd's StrictModes would refuse the user's own \
         ~/.ssh/authorized_keys, with the command that fixes it.",
@@ -159,7 +159,7 @@ pub enum Command {
         /// The keyward binary sshd should run [default: this one]
         #[arg(long, value_name = "PATH")]
         binary: Option<PathBuf>,
-        /// AuthorizedKeysCommandUser [default: nobody]
+        /// AuthorizedKeysCommandUser [default: keyward, created if missing; nobody on Synology DSM]
         #[arg(long, value_name = "USER")]
         command_user: Option<String>,
         /// Print one JSON document instead of text
@@ -196,6 +196,11 @@ impl SshdArgs {
 
 /// Parses `args` (program name first) and runs the command.
 pub fn main<I: IntoIterator<Item = OsString>>(args: I) -> Exit {
+    // Not dumpable: no other process of the command user (nobody is shared
+    // with other daemons) may ptrace keyward or read its memory through
+    // /proc, and no core file keeps what it read. Failing to set it changes
+    // nothing that is served.
+    let _ = nix::sys::prctl::set_dumpable(false);
     let args: Vec<OsString> = args.into_iter().collect();
     // sshd's own command line goes straight to the lookup: building clap's
     // whole command tree was a quarter of a lookup's instructions, paid

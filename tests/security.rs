@@ -446,3 +446,58 @@ fn odd_arguments_from_sshd_are_judged_as_data() {
     assert_eq!(code(&o), 65, "{forged}");
     assert!(stdout(&o).is_empty());
 }
+
+#[test]
+fn other_processes_of_the_command_user_cannot_trace_keyward() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    // More than a pipe holds: keyward blocks writing until we read.
+    let lines: String = (0..3000).map(|i| filler_key(i) + "\n").collect();
+    write(&t.user_file(&u.name), &lines, 0o644);
+    let mut child = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&t.bin)
+        .arg("--config")
+        .arg(&t.config)
+        .args(["keys", &u.name])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", child.id()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut owner = u32::MAX;
+    while std::time::Instant::now() < deadline {
+        let comm = fs::read_to_string(proc_dir.join("comm")).unwrap_or_default();
+        owner = fs::metadata(proc_dir.join("environ"))
+            .map(|m| m.uid())
+            .unwrap_or(u32::MAX);
+        if comm == "keyward\n" && owner == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // A non-dumpable process's /proc files belong to root, and another
+    // process of the same user may neither ptrace it nor read its memory.
+    assert_eq!(
+        owner, 0,
+        "keyward is dumpable: its /proc files belong to uid {owner}"
+    );
+    let peek = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "cat"])
+        .arg(proc_dir.join("environ"))
+        .output()
+        .unwrap();
+    assert!(!peek.status.success(), "nobody read keyward's environment");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(out, lines);
+}

@@ -105,7 +105,11 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
         "{}",
         stdout(&o)
     );
-    assert_eq!(effective(&config, None), (ours(&t), "nobody".into()));
+    assert_eq!(effective(&config, None), (ours(&t), "keyward".into()));
+    // setup made the dedicated command user: a system account, no shell.
+    let pw = nix::unistd::User::from_name("keyward").unwrap().unwrap();
+    assert!(pw.uid.as_raw() < 1000 && pw.uid.as_raw() > 0, "{pw:?}");
+    assert_eq!(pw.shell, Path::new("/usr/sbin/nologin"));
     assert_eq!(fs::read(&config).unwrap(), main_before);
     let mtime = fs::metadata(&drop_in).unwrap().modified().unwrap();
 
@@ -147,7 +151,7 @@ fn dsm_config_gets_the_lines_before_its_match_blocks_and_logins_work() {
     for who in [u.name.as_str(), "anonymous", "root"] {
         assert_eq!(
             effective(&config, Some(who)),
-            (ours(&t), "nobody".into()),
+            (ours(&t), "keyward".into()),
             "{who}"
         );
     }
@@ -201,7 +205,7 @@ fn another_helper_keeps_its_slot_unless_replaced() {
 
     let o = setup(&t, &config, &["--replace"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(effective(&config, None), (ours(&t), "nobody".into()));
+    assert_eq!(effective(&config, None), (ours(&t), "keyward".into()));
 
     // A helper in an earlier drop-in still wins: setup notices and undoes.
     let t = Tree::new();

@@ -14,8 +14,9 @@
 # `keyward setup` does the sshd part: before the Match blocks of
 # sshd_config, with a dated backup, sshd -t, reload, rollback on failure.
 # Running this again changes nothing. Never creates accounts (DSM owns
-# /etc/passwd): if `nobody` is missing, pass --command-user with an
-# existing unprivileged account.
+# /etc/passwd and its updates may rewrite it), so keyward runs as `nobody`
+# here rather than as a `keyward` account of its own; if `nobody` is
+# missing, pass --command-user with an existing unprivileged account.
 set -eu
 BASE=${KEYWARD_BASE:-/volume1/@keyward}
 die() { echo "keyward install: $*" >&2; exit 1; }
@@ -40,7 +41,9 @@ if [ -f "$here/reapply.sh" ]; then
     chmod 0755 "$BASE/reapply.sh"
 fi
 if [ ! -e "$BASE/keyward.toml" ]; then
-    printf 'store = "%s/store"\n' "$BASE" > "$BASE/keyward.toml"
+    # platform = "synology" also where /etc/synoinfo.conf is missing: DSM's
+    # chmod advice, and setup keeps nobody as the command user.
+    printf 'store = "%s/store"\n\n[home_check]\nplatform = "synology"\n' "$BASE" > "$BASE/keyward.toml"
     chown root:root "$BASE/keyward.toml"
     chmod 0644 "$BASE/keyward.toml"
 fi

@@ -262,7 +262,7 @@ fn command_user(s: &Settings, user: &UserName, r: &mut Report) -> Option<uzers::
     let Some(raw) = &s.command_user else {
         r.error(
             "sshd: no AuthorizedKeysCommandUser: sshd skips the command (\"No user for AuthorizedKeysCommand specified\")",
-            Some("add AuthorizedKeysCommandUser nobody next to AuthorizedKeysCommand".into()),
+            Some("keyward setup registers both lines, with the command user keyward".into()),
         );
         return None;
     };
@@ -273,7 +273,8 @@ fn command_user(s: &Settings, user: &UserName, r: &mut Report) -> Option<uzers::
                 "sshd: AuthorizedKeysCommandUser {name} does not exist: sshd skips the command"
             ),
             Some(
-                "set AuthorizedKeysCommandUser to an existing unprivileged account, such as nobody"
+                "set AuthorizedKeysCommandUser to an existing unprivileged account; `keyward setup` \
+                 creates and registers its own, keyward"
                     .into(),
             ),
         );
@@ -282,7 +283,7 @@ fn command_user(s: &Settings, user: &UserName, r: &mut Report) -> Option<uzers::
     if pw.uid() == 0 {
         r.warning(
             format!("sshd: AuthorizedKeysCommandUser {name} is root; keyward needs no privilege to serve keys"),
-            Some("AuthorizedKeysCommandUser nobody".into()),
+            Some("AuthorizedKeysCommandUser keyward (keyward setup creates it)".into()),
         );
     } else {
         r.ok(format!(

@@ -136,7 +136,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
 
     let binary = binary(req.binary)?;
     let command = command_line(&binary, req.config_path)?;
-    let user = command_user(req.command_user)?;
+    let (user, create_user) = command_user(req.command_user, config)?;
     if registered(&before, &command, &user) {
         let msg = format!(
             "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed"
@@ -222,13 +222,27 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
                 text::diff(&name, &name, &main_text, content)
             }
         };
+        let creates = create_user.then(|| format!("would create the system user {user}"));
         out.emit(
-            &serde_json::json!({"changed": false, "dry_run": true, "diff": diff}),
-            |w| write!(w, "{diff}"),
+            &serde_json::json!({"changed": false, "dry_run": true, "diff": diff, "creates": creates}),
+            |w| {
+                if let Some(c) = &creates {
+                    writeln!(w, "{c}")?;
+                }
+                write!(w, "{diff}")
+            },
         )?;
         return Ok(Exit::Ok);
     }
 
+    let created = if create_user {
+        create_command_user(&user)?;
+        Some(format!(
+            "created the system user {user} (no home, no shell)"
+        ))
+    } else {
+        None
+    };
     let (saved, backup) = match &plan {
         Plan::DropIn { path, content } => {
             let saved = Saved::take(path)?;
@@ -296,12 +310,16 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         "reload": reloaded,
         "store": store,
         "warnings": warnings,
+        "created": created,
     });
     out.emit(&report, |w| {
         writeln!(
             w,
             "sshd now runs: AuthorizedKeysCommand {command} (as {user})"
         )?;
+        if let Some(c) = &created {
+            writeln!(w, "{c}")?;
+        }
         for warning in &warnings {
             writeln!(w, "warning: {warning}")?;
         }
@@ -532,9 +550,26 @@ fn command_line(binary: &Path, config: Option<&Path>) -> Result<String, Failure>
     Ok(parts.join(" "))
 }
 
-fn command_user(given: Option<&str>) -> Result<String, Failure> {
-    let name = given.unwrap_or("nobody");
+/// The AuthorizedKeysCommandUser setup registers by default: an account of
+/// keyward's own, as sshd_config(5) recommends. With `nobody`, every other
+/// process running as nobody (NFS, other daemons) could signal keyward or,
+/// where Yama is off, ptrace it while it reads the store.
+pub const COMMAND_USER: &str = "keyward";
+
+/// The command user and whether setup must create it first. On Synology
+/// DSM, which owns /etc/passwd and may rewrite it on update, no account is
+/// created: keyward runs as `nobody` there unless told otherwise.
+fn command_user(given: Option<&str>, config: &Config) -> Result<(String, bool), Failure> {
+    let dsm = config.home_check.platform.resolve() == crate::platform::Platform::Synology;
+    let name = match given {
+        Some(n) => n,
+        None if dsm => "nobody",
+        None => COMMAND_USER,
+    };
     let Some(pw) = uzers::get_user_by_name(name) else {
+        if given.is_none() && !dsm {
+            return Ok((name.to_string(), true));
+        }
         let hint = if given.is_some() {
             "check the name with `getent passwd`"
         } else {
@@ -554,7 +589,49 @@ fn command_user(given: Option<&str>) -> Result<String, Failure> {
             ),
         ));
     }
-    Ok(name.to_string())
+    Ok((name.to_string(), false))
+}
+
+/// `useradd --system` for the command user: no home, no login shell, a
+/// group of its own. Another setup (or the package) may create it at the
+/// same moment, and useradd gives up while /etc/passwd is locked: both end
+/// well when the account exists afterwards.
+fn create_command_user(name: &str) -> Result<(), Failure> {
+    let mut why = String::new();
+    for _ in 0..30 {
+        if uzers::get_user_by_name(name).is_some() {
+            return Ok(());
+        }
+        let out = Command::new("useradd")
+            .args(["--system", "--user-group", "--no-create-home"])
+            .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+            .args(["--comment", "keyward AuthorizedKeysCommand", name])
+            .output()
+            .map_err(|e| {
+                Failure::new(
+                    Exit::Config,
+                    format!(
+                        "cannot run useradd to create the system user {name}: {e}; create an \
+                         unprivileged account yourself and pass it with --command-user"
+                    ),
+                )
+            })?;
+        if out.status.success() {
+            return Ok(());
+        }
+        why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if uzers::get_user_by_name(name).is_some() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::Config,
+        format!(
+            "could not create the system user {name}: {why}; nothing changed. Create an \
+             unprivileged account and pass it with --command-user"
+        ),
+    ))
 }
 
 /// Makes the store's `users/` directory when it is missing.
