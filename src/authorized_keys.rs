@@ -39,6 +39,7 @@ pub struct Options {
 #[derive(Debug, PartialEq, Eq)]
 pub enum LineError {
     Nul,
+    CarriageReturn,
     NotUtf8Type,
     UnknownKeyType(String),
     /// `invalid key option string`: a quote opened in the options never closes.
@@ -60,6 +61,10 @@ impl fmt::Display for LineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LineError::Nul => write!(f, "line contains a NUL byte"),
+            LineError::CarriageReturn => write!(
+                f,
+                "line contains a carriage return before its end; keyward serves no such line"
+            ),
             LineError::NotUtf8Type => write!(f, "key type is not text"),
             LineError::UnknownKeyType(t) => {
                 write!(
@@ -183,6 +188,13 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<KeyLine<'_>>, LineError> {
     // is never what the admin meant, so it is not served at all.
     if line.contains(&0) {
         return Err(LineError::Nul);
+    }
+    // A CR at the end of a line (a file from Windows) is dropped with the
+    // line ending. One inside would reach sshd in a comment, a key field or a
+    // command= string and a terminal or log showing the line: keyward, which
+    // serves what it prints byte for byte, refuses it (sshd alone would take it).
+    if line.contains(&b'\r') {
+        return Err(LineError::CarriageReturn);
     }
 
     let (options, key_part) = split_options(line)?;
@@ -772,6 +784,11 @@ mod tests {
             LineError::BadKeyData(_)
         ));
         assert_eq!(err(&format!("{ED}\0x")), LineError::Nul);
+        assert_eq!(err(&format!("{ED} a\rb")), LineError::CarriageReturn);
+        assert_eq!(
+            err(&format!("command=\"a\rb\" {ED}")),
+            LineError::CarriageReturn
+        );
     }
 
     #[test]

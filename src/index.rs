@@ -213,23 +213,47 @@ pub fn lookup(index: &[u8], files: &[(PathBuf, FileId)], fp: &[u8; 32]) -> Optio
 /// points into the middle of a line could drop its options (`restrict`,
 /// `from=`) or reach past a `#`.
 pub fn read_line(file: &Trusted, hit: &Hit) -> Option<Vec<u8>> {
+    let (start, len) = window(hit, file.size)?;
+    let mut buf = vec![0; len];
+    let n = nix::sys::uio::pread(file.fd.as_fd(), &mut buf, start as i64).ok()?;
+    (n == len).then_some(())?;
+    whole_line(&buf, hit, file.size).map(<[u8]>::to_vec)
+}
+
+/// `read_line` on a file held in memory.
+pub fn line_in<'a>(data: &'a [u8], hit: &Hit) -> Option<&'a [u8]> {
+    let (start, len) = window(hit, data.len() as u64)?;
+    whole_line(
+        data.get(start as usize..)?.get(..len)?,
+        hit,
+        data.len() as u64,
+    )
+}
+
+/// The bytes to read for a hit: the line and one byte either side, where
+/// there is one, to see the line's ends.
+fn window(hit: &Hit, size: u64) -> Option<(u64, usize)> {
     let end = hit.offset.checked_add(u64::from(hit.len))?;
-    if end > file.size {
+    if end > size {
         return None;
     }
-    // One byte either side, where there is one, to see the line's ends.
     let before = u64::from(hit.offset > 0);
-    let after = u64::from(end < file.size);
-    let mut buf = vec![0; (u64::from(hit.len) + before + after) as usize];
-    let n = nix::sys::uio::pread(file.fd.as_fd(), &mut buf, (hit.offset - before) as i64).ok()?;
-    if n != buf.len() {
+    let after = u64::from(end < size);
+    Some((
+        hit.offset - before,
+        (u64::from(hit.len) + before + after) as usize,
+    ))
+}
+
+fn whole_line<'a>(window: &'a [u8], hit: &Hit, size: u64) -> Option<&'a [u8]> {
+    let before = usize::from(hit.offset > 0);
+    let after = usize::from(hit.offset + u64::from(hit.len) < size);
+    if before == 1 && window.first() != Some(&b'\n') || after == 1 && window.last() != Some(&b'\n')
+    {
         return None;
     }
-    if before == 1 && buf[0] != b'\n' || after == 1 && buf[buf.len() - 1] != b'\n' {
-        return None;
-    }
-    let line = &buf[before as usize..buf.len() - after as usize];
-    (!line.contains(&b'\n')).then(|| line.to_vec())
+    let line = window.get(before..window.len().checked_sub(after)?)?;
+    (!line.contains(&b'\n')).then_some(line)
 }
 
 #[cfg(test)]

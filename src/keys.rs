@@ -281,33 +281,52 @@ fn consider(
     skipped: &mut usize,
     log: &mut Log,
 ) {
-    // With a fingerprint, most lines are for other keys: hashing the key
-    // field is enough to set them aside without a full parse.
-    if fingerprint.is_some_and(|fp| !authorized_keys::may_match(raw, fp)) {
-        return;
-    }
-    let line = match authorized_keys::parse_line(raw) {
-        Ok(Some(line)) => line,
-        Ok(None) => return,
-        Err(e) => {
+    let line = match judge(raw, fingerprint) {
+        Verdict::Ignored => return,
+        Verdict::Invalid(e) => {
             *skipped += 1;
             if *skipped <= MAX_LINE_WARNINGS {
                 log.warning(&format!("{}:{number}: line skipped: {e}", log::path(path)));
             }
             return;
         }
+        Verdict::Served(line) => line,
     };
-    if select(&line, fingerprint) {
-        if line.options.cert_authority {
-            served.ca_lines += 1;
-        } else if fingerprint.is_some() {
-            served
-                .granted_by
-                .push(format!("{}:{number}", log::path(path)));
-        }
-        served.lines += 1;
-        served.output.extend_from_slice(line.text);
-        served.output.push(b'\n');
+    if line.options.cert_authority {
+        served.ca_lines += 1;
+    } else if fingerprint.is_some() {
+        served
+            .granted_by
+            .push(format!("{}:{number}", log::path(path)));
+    }
+    served.lines += 1;
+    served.output.extend_from_slice(line.text);
+    served.output.push(b'\n');
+}
+
+/// What a lookup does with one raw store line.
+#[derive(Debug)]
+pub enum Verdict<'a> {
+    /// A blank or comment line, or a line for another key.
+    Ignored,
+    /// A line sshd would skip, with sshd's reason.
+    Invalid(authorized_keys::LineError),
+    /// Printed for sshd: `line.text`, then a newline.
+    Served(KeyLine<'a>),
+}
+
+/// The one decision `keys` makes per line, also the fuzzers' subject.
+pub fn judge<'a>(raw: &'a [u8], fingerprint: Option<&Fingerprint>) -> Verdict<'a> {
+    // With a fingerprint, most lines are for other keys: hashing the key
+    // field is enough to set them aside without a full parse.
+    if fingerprint.is_some_and(|fp| !authorized_keys::may_match(raw, fp)) {
+        return Verdict::Ignored;
+    }
+    match authorized_keys::parse_line(raw) {
+        Ok(None) => Verdict::Ignored,
+        Err(e) => Verdict::Invalid(e),
+        Ok(Some(line)) if select(&line, fingerprint) => Verdict::Served(line),
+        Ok(Some(_)) => Verdict::Ignored,
     }
 }
 

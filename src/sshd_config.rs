@@ -109,14 +109,16 @@ pub fn insert_block(text: &str, command: &str, user: &str) -> String {
 }
 
 /// `text` without keyward's block; `None` when it has none (or a damaged
-/// one, which is left for a person to look at).
+/// one, which is left for a person to look at). The block is exactly what
+/// `insert_block` writes, four lines from marker to end marker, so a stray
+/// marker line elsewhere never widens what is removed.
 pub fn remove_block(text: &str) -> Option<String> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let start = lines.iter().position(|l| l.trim_end() == MARKER)?;
-    let end = start
-        + lines[start..]
-            .iter()
-            .position(|l| l.trim_end() == END_MARKER)?;
+    let start = (0..lines.len()).find(|&i| {
+        lines[i].trim_end() == MARKER
+            && lines.get(i + 3).is_some_and(|l| l.trim_end() == END_MARKER)
+    })?;
+    let end = start + 3;
     let mut out = String::with_capacity(text.len());
     for l in lines[..start].iter().chain(&lines[end + 1..]) {
         out.push_str(l);

@@ -1,0 +1,143 @@
+//! The properties every fuzz target checks. `cargo fuzz` runs them on
+//! generated inputs; `tests/fuzz_replay.rs` runs them on stable Rust over
+//! the committed corpus and every past crash, so a fixed bug stays fixed.
+//! Each function panics when a property fails.
+
+use std::path::{Path, PathBuf};
+
+use keyward::authorized_keys::parse_line;
+use keyward::config::Config;
+use keyward::fingerprint::Fingerprint;
+use keyward::index::{self, Hit};
+use keyward::keys::{Verdict, judge};
+use keyward::sshd_config;
+use keyward::trusted::FileId;
+
+/// A fingerprint no line carries (no SHA-256 preimage is known for it).
+const NOBODY: Fingerprint = Fingerprint::Sha256([0x5a; 32]);
+
+/// The line parser and the key filter, on every line of `data`: no panic;
+/// an accepted line is printed byte for byte and holds no NUL, CR or LF;
+/// the key's own fingerprint selects it, another key's never does (unless
+/// it is a cert-authority line, which every lookup serves); error text
+/// carries no control byte.
+pub fn line(data: &[u8]) {
+    for raw in data.split(|&b| b == b'\n') {
+        match parse_line(raw) {
+            Ok(Some(line)) => {
+                assert!(!line.text.iter().any(|b| matches!(b, 0 | b'\r' | b'\n')));
+                assert!(raw.windows(line.text.len()).any(|w| w == line.text));
+                match judge(raw, None) {
+                    Verdict::Served(l) => assert_eq!(l.text, line.text),
+                    v => panic!("parsed but not served without a fingerprint: {v:?}"),
+                }
+                let own = Fingerprint::of_sha256(&line.blob);
+                match judge(raw, Some(&own)) {
+                    Verdict::Served(l) => assert_eq!(l.text, line.text),
+                    v => panic!("its own fingerprint does not select it: {v:?}"),
+                }
+                if let Verdict::Served(l) = judge(raw, Some(&NOBODY)) {
+                    assert!(l.options.cert_authority, "served for another key");
+                }
+            }
+            Ok(None) => assert!(matches!(judge(raw, None), Verdict::Ignored)),
+            Err(e) => {
+                assert!(matches!(judge(raw, None), Verdict::Invalid(_)));
+                inert(&e.to_string());
+            }
+        }
+    }
+}
+
+/// The config reader: no panic, and an error is one line.
+pub fn config(data: &[u8]) {
+    if let Err(e) = Config::parse(data, Path::new("/etc/keyward/keyward.toml")) {
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+}
+
+/// setup's sshd_config editing: keyward's block comes before every
+/// directive, and removing it gives back the very same bytes.
+pub fn sshd_config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = sshd_config::drop_in_dir(text);
+    let _ = sshd_config::match_overrides(text);
+    let clean = sshd_config::remove_block(text).unwrap_or_else(|| text.to_string());
+    let new = sshd_config::insert_block(&clean, "/usr/bin/keyward keys %u %f %h %U", "keyward");
+    assert_eq!(
+        sshd_config::remove_block(&new).as_deref(),
+        Some(clean.as_str())
+    );
+    let marker = new
+        .lines()
+        .position(|l| l == sshd_config::MARKER)
+        .expect("no marker");
+    let first_directive = new.lines().position(|l| {
+        let t = l.trim_start();
+        !t.is_empty() && !t.starts_with('#')
+    });
+    assert!(first_directive.is_some_and(|d| d > marker), "{new:?}");
+}
+
+/// Fingerprints as sshd's %f gives them: no panic, and what parses prints
+/// back as the same fingerprint.
+pub fn fingerprint(data: &[u8]) {
+    if let Ok(fp) = Fingerprint::parse(data) {
+        assert_eq!(Fingerprint::parse(fp.to_string().as_bytes()), Ok(fp));
+    }
+}
+
+/// The index reader, on a store file and an index (the first two bytes say
+/// how long the store file is): no panic; every hit that is served is one
+/// whole line of the file; hits never claim more than the file holds.
+pub fn index(data: &[u8]) {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let len = usize::from(u16::from_le_bytes(*len)).min(rest.len());
+    let (store, idx) = rest.split_at(len);
+    let files = [(
+        PathBuf::from("/s/users/alice"),
+        FileId {
+            size: store.len() as u64,
+            ..FileId::default()
+        },
+    )];
+    for fp in [[0u8; 32], [0x5a; 32], first_key(idx)] {
+        let Some(hits) = index::lookup(idx, &files, &fp) else {
+            continue;
+        };
+        let claimed: u64 = hits.iter().map(|h| u64::from(h.len) + 1).sum();
+        assert!(claimed <= store.len() as u64 + 1);
+        for hit in &hits {
+            if let Some(line) = index::line_in(store, hit) {
+                assert!(is_whole_line(store, hit, line));
+            }
+        }
+    }
+}
+
+/// The fingerprint of the index's first key record, if it has one, so
+/// that lookups also find something.
+fn first_key(idx: &[u8]) -> [u8; 32] {
+    idx.len()
+        .checked_sub(52)
+        .and_then(|at| idx.get(at..at + 32))
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([1; 32])
+}
+
+fn is_whole_line(store: &[u8], hit: &Hit, line: &[u8]) -> bool {
+    let mut at = 0u64;
+    store.split(|&b| b == b'\n').any(|l| {
+        let found = at == hit.offset && l == line;
+        at += l.len() as u64 + 1;
+        found
+    })
+}
+
+fn inert(text: &str) {
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+}
