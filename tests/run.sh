@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every keyward test on Debian 12, as root: installs what the tests need
-# (OpenSSH server and client), then cargo test. Leaves no test user behind.
+# (OpenSSH server and client; python3 and git for the dependency audit), then
+# cargo test, then tests/audit-deps.sh. Leaves no test user behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: run as root (the tests create users and root-owned trees)" >&2; exit 1; }
 
 missing=()
-for pkg in openssh-server openssh-client util-linux passwd; do
+for pkg in openssh-server openssh-client util-linux passwd python3 git; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -26,3 +27,4 @@ cleanup() {
 cleanup
 trap cleanup EXIT INT TERM
 cargo test --locked "$@"
+bash tests/audit-deps.sh
