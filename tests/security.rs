@@ -58,10 +58,13 @@ fn attacker_bytes_never_reach_a_log_line_or_a_terminal() {
     let (_, key) = t.keygen("laptop");
     let (kind, b64) = key.split_once(' ').unwrap();
     let b64 = b64.split(' ').next().unwrap();
-    let comment = "laptop\x1b[2K\rroot-ok \u{202e}evil";
+    // Backspaces and an escape sequence rewrite a terminal row; a CR would
+    // too, but keyward refuses lines with one inside (tests below).
+    let comment = "laptop\x1b[2K\x08\x08root-ok \u{202e}evil";
     let hostile = format!(
-        "command=\"echo \x1b[8mhidden\" {kind} {b64} {comment}\n{}\n",
-        blob_with_hostile_error()
+        "command=\"echo \x1b[8mhidden\" {kind} {b64} {comment}\n{}\n{} x\rroot-ok\n",
+        blob_with_hostile_error(),
+        filler_key(7)
     );
     write(&t.user_file(&u.name), &hostile, 0o644);
 
@@ -71,6 +74,12 @@ fn attacker_bytes_never_reach_a_log_line_or_a_terminal() {
     let msgs = t.syslog.drain();
     let skipped = expect_msg(&msgs, WARNING, &["line skipped"]);
     assert!(skipped.text.contains("\\x0asshd[1]"), "{}", skipped.text);
+    expect_msg(
+        &msgs,
+        WARNING,
+        &[":3: line skipped: line contains a carriage return"],
+    );
+    assert!(!stdout(&o).contains("root-ok\n"), "{}", stdout(&o));
     for m in &msgs {
         assert_inert("a syslog message", m.text.as_bytes());
     }
@@ -87,7 +96,7 @@ fn attacker_bytes_never_reach_a_log_line_or_a_terminal() {
         assert!(!stdout(&o).contains('\u{202e}'), "{args:?}: {}", stdout(&o));
     }
     let text = stdout(&t.admin(&["list", &u.name]));
-    assert!(text.contains("laptop\\x1b[2K\\x0droot-ok"), "{text}");
+    assert!(text.contains("laptop\\x1b[2K\\x08\\x08root-ok"), "{text}");
     assert!(text.contains("echo \\x1b[8mhidden"), "{text}");
     let audit = stdout(&t.admin(&["audit"]));
     assert!(audit.contains("x\\x0asshd[1]: Accepted"), "{audit}");
