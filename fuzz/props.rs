@@ -3,6 +3,9 @@
 //! the committed corpus and every past crash, so a fixed bug stays fixed.
 //! Each function panics when a property fails.
 
+// Each fuzz target uses one of these.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 
 use keyward::authorized_keys::parse_line;

@@ -55,11 +55,14 @@ before=$(snapshot)
 dpkg -i "$deb"
 [ "$(snapshot)" = "$before" ] || die "installing the package changed sshd"
 [ -d /etc/keyward/users ] || die "postinst did not create /etc/keyward/users"
+getent passwd keyward | grep -q ':/usr/sbin/nologin$' || die "postinst did not create the system user keyward"
 say "installed; sshd unchanged"
 
 keyward setup --no-reload
 [ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommand" { $1 = ""; print substr($0, 2) }')" = "/usr/bin/keyward keys %u %f %h %U" ] \
     || die "setup did not register keyward"
+[ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommanduser" { print $2 }')" = keyward ] \
+    || die "setup did not register the command user keyward"
 keyward setup --no-reload | grep -q "nothing changed" || die "a second setup changed something"
 
 # A user whose home sshd refuses (the Synology case), a key in the store only.
