@@ -13,6 +13,8 @@ use crate::platform::Platform;
 use crate::trusted::{self, UnsafePath};
 
 pub const DEFAULT_PATH: &str = "/etc/keyward/keyward.toml";
+/// Where `setup` makes the home warnings' state directory.
+pub const DEFAULT_STATE: &str = "/var/lib/keyward/warned";
 
 /// The config file is read whole; no sane one comes near this.
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
@@ -42,6 +44,15 @@ pub struct HomeCheckConfig {
     pub group_exception: GroupException,
     /// Where fix text must say more (Synology DSM's ACLs).
     pub platform: Platform,
+    /// Seconds between two warnings about the same user; 0 warns on every
+    /// lookup (sshd runs keyward twice for every key a client offers).
+    pub warn_interval: u64,
+    /// The directory that remembers when each user was last warned about.
+    pub state: PathBuf,
+    /// Users whose unsafe home is known and accepted: said at info.
+    pub accepted_users: Vec<String>,
+    /// Homes (`*` and `?` patterns) likewise, e.g. "/volume1/homes/*".
+    pub accepted_homes: Vec<String>,
 }
 
 /// Debian and Ubuntu patch sshd so that a group-writable path is accepted when
@@ -85,6 +96,10 @@ impl Default for HomeCheckConfig {
             ],
             group_exception: GroupException::Auto,
             platform: Platform::Auto,
+            warn_interval: 3600,
+            state: PathBuf::from(DEFAULT_STATE),
+            accepted_users: Vec::new(),
+            accepted_homes: Vec::new(),
         }
     }
 }
@@ -157,6 +172,22 @@ impl Config {
                 self.syslog.socket
             )));
         }
+        if !self.home_check.state.is_absolute() {
+            return Err(invalid(format!(
+                "[home_check] state = {:?} must be an absolute path",
+                self.home_check.state
+            )));
+        }
+        if let Some(bad) = self
+            .home_check
+            .accepted_homes
+            .iter()
+            .find(|h| !h.starts_with('/'))
+        {
+            return Err(invalid(format!(
+                "[home_check] accepted_homes: {bad:?} must be an absolute path or pattern"
+            )));
+        }
         if self.facility().is_none() {
             return Err(invalid(format!(
                 "[syslog] facility = {:?} is not a syslog facility (try \"authpriv\" or \"auth\")",
@@ -182,6 +213,43 @@ impl Config {
     pub fn users_dir(&self) -> PathBuf {
         self.store.join("users")
     }
+
+    /// Whether the admin said this user's unsafe home is known and accepted.
+    pub fn accepted(&self, user: &str, home: &Path) -> bool {
+        let h = &self.home_check;
+        h.accepted_users.iter().any(|u| u == user)
+            || h.accepted_homes
+                .iter()
+                .any(|p| glob(p.as_bytes(), home.as_os_str().as_encoded_bytes()))
+    }
+}
+
+/// `fnmatch` with `*` and `?` only (a `*` may match `/`): enough for
+/// "/volume1/homes/*" and kept small on purpose.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -215,6 +283,24 @@ mod tests {
         assert!(!c.home_check.enabled);
         assert_eq!(c.home_check.files, vec!["/etc/ssh/keys/%u".to_string()]);
         assert_eq!(c.home_check.group_exception, GroupException::Off);
+    }
+
+    #[test]
+    fn accepted_homes_match_like_a_shell_pattern() {
+        let c = parse(
+            "[home_check]\naccepted_users = [\"bob\"]\naccepted_homes = [\"/volume1/homes/*\", \"/h/a?c\"]\n",
+        )
+        .unwrap();
+        assert!(c.accepted("alice", Path::new("/volume1/homes/alice")));
+        assert!(c.accepted("bob", Path::new("/home/bob")));
+        assert!(c.accepted("x", Path::new("/h/abc")));
+        assert!(!c.accepted("x", Path::new("/h/abcd")));
+        assert!(!c.accepted("alice", Path::new("/home/alice")));
+        assert!(!c.accepted("alice", Path::new("/volume1/homesx")));
+        assert!(glob(b"*", b""));
+        assert!(glob(b"/a/*/c", b"/a/b/b/c"));
+        assert!(!glob(b"/a/*/c", b"/a/b/d"));
+        assert!(parse("[home_check]\naccepted_homes = [\"volume1/*\"]").is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::log::{self, Log};
 use crate::store::{self, Entry, UserFiles, UserName};
 use crate::strict_modes::{self, Account};
 use crate::trusted::{self, Trusted, UnsafePath};
+use crate::warned;
 use uzers::os::unix::UserExt;
 
 /// Past this many invalid lines in one lookup, only a count is logged: a
@@ -107,6 +108,8 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
     };
 
     let result = lookup(&config, &user, fingerprint.as_ref(), &mut log);
+    // What this lookup did, for the home warning to say truthfully.
+    let mut did = Did::Failed;
     let exit = match result {
         Ok(served) => match stdout
             .write_all(&served.output)
@@ -114,6 +117,10 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
         {
             Ok(()) => {
                 log.info(&summary(&user, fingerprint.as_ref(), &served));
+                did = Did::Served {
+                    served,
+                    with_fingerprint: fingerprint.is_some(),
+                };
                 Exit::Ok
             }
             Err(e) => {
@@ -141,9 +148,54 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
     };
 
     if config.home_check.enabled {
-        home_check(&config, &user, known, &mut log);
+        home_check(&config, &user, known, &did, &mut log);
     }
     exit
+}
+
+/// What a lookup did, as the home warning reports it.
+enum Did {
+    Failed,
+    Served {
+        served: Served,
+        with_fingerprint: bool,
+    },
+}
+
+impl Did {
+    /// The end of a home warning: what keyward did about it in this lookup,
+    /// and what to do when that was nothing.
+    fn outcome(&self, user: &str) -> String {
+        let u = log::escape(user.as_bytes());
+        match self {
+            Did::Failed => {
+                format!(
+                    "keyward's own lookup failed too (see the error above): no key works for {u}"
+                )
+            }
+            Did::Served { served, .. } if served.files == 0 => format!(
+                "keyward's store has no keys for {u} either: `keyward import {u}` (or `keyward add {u} \
+                 KEYFILE`) puts them there"
+            ),
+            Did::Served {
+                served,
+                with_fingerprint: true,
+            } if served.granted_by.is_empty() => {
+                "the offered key is not in keyward's store either".to_string()
+            }
+            Did::Served {
+                with_fingerprint: true,
+                ..
+            } => "keyward served the offered key from its store instead".to_string(),
+            Did::Served { served, .. } if served.lines == 0 => {
+                format!("keyward's store has no valid key line for {u} either")
+            }
+            Did::Served { served, .. } => format!(
+                "keyward served {}'s {} key line(s) from its store instead",
+                u, served.lines
+            ),
+        }
+    }
 }
 
 fn open_log(config: &Config) -> Log {
@@ -384,7 +436,7 @@ fn account_from_sshd(user: &UserName, home: &OsStr, uid: &OsStr) -> Result<Accou
     })
 }
 
-fn home_check(config: &Config, user: &UserName, known: Option<Account>, log: &mut Log) {
+fn home_check(config: &Config, user: &UserName, known: Option<Account>, did: &Did, log: &mut Log) {
     let account = match known {
         Some(a) => a,
         None => {
@@ -402,12 +454,24 @@ fn home_check(config: &Config, user: &UserName, known: Option<Account>, log: &mu
             }
         }
     };
-    let files = &config.home_check.files;
-    for finding in strict_modes::check(&account, files, config.group_exception()) {
-        log.send(
-            finding.severity(),
-            &finding.message(&account.name, config.home_check.platform),
-        );
+    let hc = &config.home_check;
+    let findings = strict_modes::check(&account, &hc.files, config.group_exception());
+    // Once per user and interval, across lookups and logins.
+    if findings.is_empty() || !warned::due(&hc.state, user, hc.warn_interval) {
+        return;
+    }
+    let accepted = config.accepted(&account.name, &account.home);
+    for finding in findings {
+        let mut severity = finding.severity();
+        let mut message = finding.message(&account.name, hc.platform);
+        if severity != log::Severity::Info {
+            message = format!("{message}; {}", did.outcome(&account.name));
+            if accepted {
+                severity = log::Severity::Info;
+                message.push_str(" (accepted in keyward.toml)");
+            }
+        }
+        log.send(severity, &message);
     }
 }
 

@@ -21,3 +21,4 @@ pub mod sshd_config;
 pub mod store;
 pub mod strict_modes;
 pub mod trusted;
+pub mod warned;

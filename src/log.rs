@@ -62,13 +62,14 @@ impl Log {
     }
 
     pub fn send(&mut self, severity: Severity, message: &str) {
-        let message = &*scrub(message, false);
+        // The word itself, since rsyslog's default format drops the priority.
+        let message = format!("{}: {}", severity.label(), scrub(message, false));
         let sent = match self.backend.as_mut() {
             Some(logger) => match severity {
-                Severity::Err => logger.err(message),
-                Severity::Warning => logger.warning(message),
-                Severity::Notice => logger.notice(message),
-                Severity::Info => logger.info(message),
+                Severity::Err => logger.err(&message),
+                Severity::Warning => logger.warning(&message),
+                Severity::Notice => logger.notice(&message),
+                Severity::Info => logger.info(&message),
             }
             .is_ok(),
             None => false,
@@ -76,12 +77,7 @@ impl Log {
         if !sent {
             self.backend = None;
             // One line per message; a failing stderr is ignored like a failing socket.
-            let _ = writeln!(
-                std::io::stderr(),
-                "keyward: {}: {}",
-                severity.label(),
-                message
-            );
+            let _ = writeln!(std::io::stderr(), "keyward: {message}");
         }
     }
 

@@ -31,6 +31,7 @@ pub struct Offender {
     pub path: PathBuf,
     pub is_dir: bool,
     pub uid: u32,
+    pub gid: u32,
     pub mode: u32,
     pub bad_owner: bool,
     /// The write bits (of 0o022) that sshd objects to.
@@ -59,15 +60,29 @@ pub enum Finding {
 }
 
 impl Offender {
-    /// `directory /home/alice is owned by alice (uid 1001) with mode 0777 (...)`
+    /// `directory /home/alice is world-writable (mode 0777, owner alice)`:
+    /// what sshd objects to first, then the facts behind it.
     pub fn describe(&self) -> String {
+        let kind = if self.is_dir { "directory" } else { "file" };
+        let p = log::path(&self.path);
+        let owner = short_name(
+            uzers::get_user_by_uid(self.uid).map(|u| u.name().to_owned()),
+            self.uid,
+        );
+        let mut why = Vec::new();
+        if self.bad_owner {
+            why.push("owned by another user".to_string());
+        }
+        match (self.bad_bits & 0o020 != 0, self.bad_bits & 0o002 != 0) {
+            (true, true) => why.push("group- and world-writable".into()),
+            (false, true) => why.push("world-writable".into()),
+            (true, false) => why.push(format!("writable by group {}", group_name(self.gid))),
+            (false, false) => {}
+        }
         format!(
-            "{} {} is owned by {} with mode {:04o}{}",
-            if self.is_dir { "directory" } else { "file" },
-            log::path(&self.path),
-            trusted::owner_name(self.uid),
-            self.mode & 0o7777,
-            trusted::writable_note(self.mode)
+            "{kind} {p} is {} (mode {:04o}, owner {owner})",
+            why.join(" and "),
+            self.mode & 0o7777
         )
     }
 
@@ -82,6 +97,22 @@ impl Offender {
             out.push(format!("chmod {bits} {p}"));
         }
         out
+    }
+}
+
+/// `staff`, or `gid 50` when NSS has no name for it.
+fn group_name(gid: u32) -> String {
+    short_name(
+        uzers::get_group_by_gid(gid).map(|g| g.name().to_owned()),
+        gid,
+    )
+}
+
+/// A user or group name for a sentence without nested parentheses.
+fn short_name(name: Option<std::ffi::OsString>, id: u32) -> String {
+    match name {
+        Some(n) => log::escape(n.as_bytes()),
+        None => format!("id {id}"),
     }
 }
 
@@ -116,7 +147,8 @@ impl Finding {
         }
     }
 
-    /// What is wrong, and the commands that fix it, apart.
+    /// What is wrong, and the commands that fix it, apart: the verdict and
+    /// the path first, then why.
     pub fn parts(&self, user: &str) -> (String, Option<String>) {
         let u = log::escape(user.as_bytes());
         match self {
@@ -126,31 +158,21 @@ impl Finding {
                 unseen,
             } => {
                 let (what, fix) = describe_all(offenders, user);
-                let Some(first) = offenders.first() else {
-                    return (format!("user {u}: sshd refuses {}", log::path(file)), None);
-                };
-                let unseen = match unseen {
+                let head = match unseen {
+                    // sshd's own words, for whoever searches the log for them.
+                    None => format!("sshd refuses {} of user {u}", log::path(file)),
                     Some(dir) => format!(
-                        " (if it exists: {} is closed to uid {}, so the file itself was not inspected)",
-                        log::path(dir),
-                        nix::unistd::geteuid()
-                    ),
-                    None => String::new(),
-                };
-                (
-                    format!(
-                        "user {u}: sshd refuses {}{unseen} (StrictModes: bad ownership or modes for {} {}): \
-                         {what}; keyward serves this user's keys from its store instead",
+                        "sshd refuses {} of user {u}, if it exists ({} is closed to keyward, and what is \
+                         above it already decides)",
                         log::path(file),
-                        if first.is_dir { "directory" } else { "file" },
-                        log::path(&first.path),
+                        log::path(dir)
                     ),
-                    Some(fix),
-                )
+                };
+                (format!("{head}: {what}"), Some(fix))
             }
             Finding::NotRegular { file } => (
                 format!(
-                    "user {u}: sshd refuses {}: not a regular file; keyward serves this user's keys from its store instead",
+                    "sshd refuses {} of user {u}: it is not a regular file",
                     log::path(file)
                 ),
                 Some(format!("move it aside (mv {0} {0}.bad)", log::path(file))),
@@ -159,8 +181,7 @@ impl Finding {
                 let (what, fix) = describe_all(offenders, user);
                 (
                     format!(
-                        "user {u}: home {} is unsafe for sshd: {what}; sshd would refuse any authorized_keys under it \
-                         (StrictModes), keyward's store is not affected",
+                        "sshd would refuse any authorized_keys of user {u} in home {}: {what}",
                         log::path(home)
                     ),
                     Some(fix),
@@ -168,8 +189,8 @@ impl Finding {
             }
             Finding::CannotLook { path, err } => (
                 format!(
-                    "user {u}: cannot check {} as uid {}: {err}; the home check needs search permission there \
-                     (run `keyward keys {u}` as root to see the verdict)",
+                    "cannot check {} of user {u} as uid {}: {err}; run `keyward check {u}` as root \
+                     for the verdict",
                     log::path(path),
                     nix::unistd::geteuid()
                 ),
@@ -311,6 +332,7 @@ impl Rules {
             path: path.to_path_buf(),
             is_dir: meta.is_dir(),
             uid,
+            gid: meta.gid(),
             mode,
             bad_owner,
             bad_bits,

@@ -413,9 +413,10 @@ fn check_explains_the_synology_home_step_by_step() {
     assert!(text.contains("ok:      store: 1 key(s)"), "{text}");
     assert!(
         text.contains(&format!(
-            "warning: user {}: sshd refuses {}/.ssh/authorized_keys",
+            "warning: sshd refuses {}/.ssh/authorized_keys of user {}: directory {0} is group- and \
+             world-writable (mode 0777, owner {1})",
+            u.home.display(),
             u.name,
-            u.home.display()
         )),
         "{text}"
     );

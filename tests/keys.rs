@@ -405,17 +405,13 @@ fn synology_home_0777_gets_a_warning_with_path_mode_and_fix() {
     let m = expect_msg(
         &msgs,
         WARNING,
-        &[
-            &format!("user {}", u.name),
-            &format!(
-                "sshd refuses {home}/.ssh/authorized_keys (if it exists: {home}/.ssh is closed to uid 65534"
-            ),
-            &format!("bad ownership or modes for directory {home}"),
-            &format!("owned by {} (uid {})", u.name, u.uid),
-            "mode 0777 (group- and world-writable)",
-            "keyward serves",
-            &format!("fix: chmod go-w {home}"),
-        ],
+        &[&format!(
+            "warning: sshd refuses {home}/.ssh/authorized_keys of user {}, if it exists ({home}/.ssh is \
+                 closed to keyward, and what is above it already decides): directory {home} is group- and \
+                 world-writable (mode 0777, owner {0}); fix: chmod go-w {home}; keyward served {0}'s 1 key \
+                 line(s) from its store instead",
+            u.name
+        )],
     );
     assert_eq!(m.facility, AUTHPRIV);
     assert!(!m.text.contains("Synology"), "{}", m.text);
@@ -453,8 +449,11 @@ fn home_and_uid_from_sshd_are_used_and_checked() {
         &msgs,
         NOTICE,
         &[
-            &format!("user {name}: home {}", home.display()),
-            "owned by root (uid 0) with mode 0777",
+            &format!(
+                "sshd would refuse any authorized_keys of user {name} in home {0}: directory {0} is \
+                 group- and world-writable (mode 0777, owner root)",
+                home.display()
+            ),
             &format!("fix: chmod go-w {}", home.display()),
         ],
     );
@@ -487,7 +486,7 @@ fn unsafe_home_without_key_files_gets_a_notice() {
         &t.syslog.drain(),
         NOTICE,
         &[
-            &format!("home {} is unsafe", u.home.display()),
+            &format!("in home {}: directory", u.home.display()),
             "chmod go-w",
         ],
     );
@@ -521,7 +520,10 @@ fn file_and_ssh_dir_offenders_are_all_named() {
         &t.syslog.drain(),
         WARNING,
         &[
-            &format!("bad ownership or modes for file {f}"),
+            &format!(
+                "sshd refuses {f} of user {}: file {f} is group- and world-writable",
+                u.name
+            ),
             &format!("chmod go-w {f} && chmod go-w {ssh}"),
         ],
     );
@@ -543,7 +545,11 @@ fn debian_group_exception_follows_the_setting() {
     expect_msg(
         &t.syslog.drain(),
         WARNING,
-        &["mode 0775 (group-writable)", "chmod g-w"],
+        // The group is named: its write bit is the reason.
+        &[
+            &format!("is writable by group {} (mode 0775, owner {0})", u.name),
+            "chmod g-w",
+        ],
     );
 }
 

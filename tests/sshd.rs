@@ -204,3 +204,79 @@ fn twenty_parallel_logins_never_mix_users() {
     let out = sshd.ssh(&users[1].1, &users[0].0.name, "true");
     assert_ne!(out.status.code(), Some(0));
 }
+
+/// The home warning through real logins: it says what keyward actually did,
+/// comes once per user and interval across logins, and drops to info for a
+/// home the admin accepted.
+#[test]
+fn home_warning_is_true_heard_once_and_can_be_accepted() {
+    use std::os::unix::fs::chown;
+    let (t, u) = setup(0o777);
+    let (key, public) = t.keygen("alice");
+    u.own_authorized_keys(&format!("{public}\n"), 0o600);
+    let sshd = start(&t);
+    let home = u.home.display().to_string();
+    let warnings = |msgs: &[Msg]| {
+        msgs.iter()
+            .filter(|m| m.severity == WARNING && m.text.contains("sshd refuses"))
+            .count()
+    };
+
+    // No key in the store: the warning says so and what to run.
+    assert_ne!(sshd.ssh(&key, &u.name, "true").status.code(), Some(0));
+    expect_msg(
+        &t.syslog.drain(),
+        WARNING,
+        &[
+            &format!("fix: chmod go-w {home}"),
+            &format!(
+                "keyward's store has no keys for {} either: `keyward import {0}`",
+                u.name
+            ),
+        ],
+    );
+
+    // A tampered store: the lookup failed, and the warning does not pretend.
+    write(&t.user_file(&u.name), format!("{public}\n"), 0o664);
+    assert_ne!(sshd.ssh(&key, &u.name, "true").status.code(), Some(0));
+    expect_msg(
+        &t.syslog.drain(),
+        WARNING,
+        &["keyward's own lookup failed too"],
+    );
+    chmod(&t.user_file(&u.name), 0o644);
+
+    // Once an hour: two logins (each runs keyward at least twice) warn once.
+    let state = t.root.join("state/warned");
+    mkdir(&state, 0o700);
+    chmod(state.parent().unwrap(), 0o755);
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    chown(&state, Some(nobody.uid.as_raw()), None).unwrap();
+    t.write_config(&format!(
+        "[home_check]\nwarn_interval = 3600\nstate = \"{}\"",
+        state.display()
+    ));
+    for _ in 0..2 {
+        let out = sshd.ssh(&key, &u.name, "true");
+        assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    }
+    let msgs = t.syslog.drain();
+    assert_eq!(warnings(&msgs), 1, "{msgs:#?}");
+    expect_msg(
+        &msgs,
+        WARNING,
+        &["keyward served the offered key from its store instead"],
+    );
+    let served = msgs.iter().filter(|m| m.text.contains("found at")).count();
+    assert!(served >= 4, "keyward ran {served} times: {msgs:#?}");
+
+    // An accepted home: the same news at info, and the login works.
+    t.write_config(&format!(
+        "[home_check]\nwarn_interval = 0\naccepted_homes = [\"{}/*\"]",
+        u.home.parent().unwrap().display()
+    ));
+    assert_eq!(sshd.ssh(&key, &u.name, "true").status.code(), Some(0));
+    let msgs = t.syslog.drain();
+    assert_eq!(warnings(&msgs), 0, "{msgs:#?}");
+    expect_msg(&msgs, INFO, &["sshd refuses", "(accepted in keyward.toml)"]);
+}

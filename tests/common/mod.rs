@@ -90,7 +90,16 @@ impl Tree {
     }
 
     /// Writes the config: store and syslog socket of this tree, plus `extra`.
+    /// Home warnings come on every lookup (`warn_interval = 0`) unless
+    /// `extra` sets an interval itself: the tests that count them do.
     pub fn write_config(&self, extra: &str) {
+        let extra = if extra.contains("warn_interval") {
+            extra.to_string()
+        } else if extra.contains("[home_check]") {
+            extra.replacen("[home_check]", "[home_check]\nwarn_interval = 0", 1)
+        } else {
+            format!("{extra}\n[home_check]\nwarn_interval = 0")
+        };
         let text = format!(
             "store = \"{}\"\n{extra}\n[syslog]\nsocket = \"{}\"\n",
             self.store.display(),

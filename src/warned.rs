@@ -1,0 +1,139 @@
+//! When keyward last warned about a user's home: one record per user in the
+//! state directory (`[home_check] state`), so that an unsafe home is heard
+//! once an interval, not once for every key of every login.
+//!
+//! Small state kept the way sudo keeps its timestamps: `setup` (root)
+//! makes the directory, owned by the command user and mode 0700, under a
+//! root-owned parent; the directory and each record are opened without
+//! following links and checked on the descriptor, and a record is a magic
+//! word and a time. Anything else (no directory, a foreign owner, a damaged
+//! or future record, an I/O error) means "warn". Nothing here changes which
+//! keys are served or the exit status, so the worst another process of the
+//! command user can do is silence a warning for one interval.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::{Mode, SFlag, fstat};
+use nix::unistd::{ftruncate, geteuid};
+
+use crate::store::UserName;
+use crate::trusted;
+
+const MAGIC: &str = "keyward-warned 1 ";
+/// Larger than any record keyward writes.
+const MAX_RECORD: usize = 64;
+
+/// Whether to warn about `user` now. When it is, the time is recorded, so
+/// the next lookups within `interval` seconds stay quiet.
+pub fn due(dir: &Path, user: &UserName, interval: u64) -> bool {
+    if interval == 0 {
+        return true;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    check_and_stamp(dir, user.as_os_str(), now, interval).unwrap_or(true)
+}
+
+/// `None` on any doubt.
+fn check_and_stamp(dir: &Path, name: &OsStr, now: u64, interval: u64) -> Option<bool> {
+    let record = open_record(dir, name)?;
+    let mut buf = [0u8; MAX_RECORD];
+    let n = nix::sys::uio::pread(record.as_fd(), &mut buf, 0).ok()?;
+    let last = std::str::from_utf8(&buf[..n]).ok().and_then(|t| {
+        t.strip_prefix(MAGIC)?
+            .strip_suffix('\n')?
+            .parse::<u64>()
+            .ok()
+    });
+    if last.is_some_and(|t| t <= now && now - t < interval) {
+        return Some(false);
+    }
+    let stamp = format!("{MAGIC}{now}\n");
+    let written = nix::sys::uio::pwrite(record.as_fd(), stamp.as_bytes(), 0).ok()?;
+    (written == stamp.len()).then_some(())?;
+    ftruncate(&record, stamp.len() as i64).ok()?;
+    Some(true)
+}
+
+/// The user's record, created if missing, after checking the directory
+/// (ours, closed to everyone else) and the record (a plain file of ours).
+fn open_record(dir: &Path, name: &OsStr) -> Option<OwnedFd> {
+    let me = geteuid().as_raw();
+    let parent = trusted::open(dir.parent()?).ok()?;
+    parent.expect_dir().ok()?;
+    let d = openat(
+        parent.fd.as_fd(),
+        dir.file_name()?,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let st = fstat(d.as_fd()).ok()?;
+    if st.st_uid != me || st.st_mode & 0o077 != 0 {
+        return None;
+    }
+    let f = openat(
+        d.as_fd(),
+        name,
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .ok()?;
+    let st = fstat(f.as_fd()).ok()?;
+    let regular = st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits();
+    (regular && st.st_uid == me && st.st_nlink == 1 && st.st_size as usize <= MAX_RECORD)
+        .then_some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A state directory of our own under a root-owned 0755 parent, as
+    /// setup makes it (the unit tests run as root).
+    fn state() -> std::path::PathBuf {
+        let parent = Path::new("/var/lib/keyward-test/unit");
+        std::fs::create_dir_all(parent).unwrap();
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = parent.join(format!("warned-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn once_per_interval_and_any_doubt_means_warn() {
+        if !geteuid().is_root() {
+            return; // tests/run.sh runs as root; the chain must be root's.
+        }
+        let dir = state();
+        let alice = OsStr::new("alice");
+        assert_eq!(check_and_stamp(&dir, alice, 1000, 3600), Some(true));
+        assert_eq!(check_and_stamp(&dir, alice, 1001, 3600), Some(false));
+        assert_eq!(check_and_stamp(&dir, alice, 4599, 3600), Some(false));
+        assert_eq!(check_and_stamp(&dir, alice, 4600, 3600), Some(true));
+        // A record from the future, or damaged, is not trusted.
+        assert_eq!(check_and_stamp(&dir, alice, 10, 3600), Some(true));
+        std::fs::write(dir.join("alice"), "garbage").unwrap();
+        assert_eq!(check_and_stamp(&dir, alice, 20, 3600), Some(true));
+        assert_eq!(check_and_stamp(&dir, alice, 21, 3600), Some(false));
+        // A link where a record belongs, or a directory open to others.
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("bob")).unwrap();
+        assert_eq!(check_and_stamp(&dir, OsStr::new("bob"), 20, 3600), None);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o733)).unwrap();
+        assert_eq!(check_and_stamp(&dir, alice, 22, 3600), None);
+        // No directory at all.
+        assert_eq!(
+            check_and_stamp(Path::new("/nonexistent/warned"), alice, 1, 3600),
+            None
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
