@@ -198,7 +198,15 @@ impl Did {
     }
 }
 
+/// Set by `keyward check` when it runs the command as sshd would: its
+/// messages then go to stderr, which check reads, not to syslog. sshd
+/// gives the command a fixed environment, so no client can set this.
+pub const CHECK_ENV: &str = "KEYWARD_CHECK";
+
 fn open_log(config: &Config) -> Log {
+    if std::env::var_os(CHECK_ENV).is_some() {
+        return Log::stderr();
+    }
     let facility = config.facility().unwrap_or(syslog::Facility::LOG_AUTHPRIV);
     Log::open(&config.syslog.socket, facility)
 }

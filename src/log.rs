@@ -40,6 +40,13 @@ pub struct Log {
 }
 
 impl Log {
+    /// Messages on stderr only: for `keyward check`, which runs the command
+    /// the way sshd does and shows its reasons itself, so that a check is
+    /// never logged as if sshd had asked.
+    pub fn stderr() -> Log {
+        Log { backend: None }
+    }
+
     /// Connects to the syslog socket at `socket`. Never fails: an unreachable
     /// socket turns the logger into a stderr fallback.
     pub fn open(socket: &Path, facility: Facility) -> Log {
@@ -93,6 +100,46 @@ impl Log {
     pub fn info(&mut self, message: &str) {
         self.send(Severity::Info, message)
     }
+}
+
+/// Whether messages sent to `socket` reach a syslog daemon; `Err` says why
+/// not, for `setup` and `check` to tell the admin before it matters: sshd
+/// discards the command's stderr, where keyward's messages go otherwise.
+pub fn probe(socket: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileTypeExt;
+    let p = path(socket);
+    let meta =
+        std::fs::metadata(socket).map_err(|e| format!("there is no syslog socket at {p} ({e})"))?;
+    if !meta.file_type().is_socket() {
+        return Err(format!("{p} is not a socket"));
+    }
+    let sock = std::os::unix::net::UnixDatagram::unbound()
+        .map_err(|e| format!("cannot make a socket to test {p}: {e}"))?;
+    match sock.connect(socket) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(nix::libc::EPROTOTYPE) => Err(format!(
+            "{p} is a stream socket, and keyward sends datagrams"
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Err(format!("nothing is listening on {p}"))
+        }
+        Err(e) => Err(format!("cannot send to {p}: {e}")),
+    }
+}
+
+/// Where an admin reads keyward's messages on this machine.
+pub fn where_to_look() -> &'static str {
+    if Path::new("/run/systemd/journal/socket").exists() {
+        "journalctl -t keyward"
+    } else {
+        "your syslog daemon's authpriv log (/var/log/auth.log on Debian)"
+    }
+}
+
+/// What to do when `probe` fails.
+pub fn probe_fix() -> &'static str {
+    "start a syslog daemon that reads it (apt-get install rsyslog; on systemd machines \
+     journald provides /dev/log), or point [syslog] socket in keyward.toml at the one you have"
 }
 
 /// Renders bytes from the outside world (user names, paths, key comments,

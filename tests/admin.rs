@@ -393,10 +393,26 @@ fn check_explains_the_synology_home_step_by_step() {
     let config = t.sshd_config(22, "");
     let o = t.admin(&["check", "--sshd-config", config.to_str().unwrap(), &u.name]);
     let text = stdout(&o);
-    assert_eq!(code(&o), 1, "{text}{}", stderr(&o));
+    // The home is unsafe, but the store key works: login works, exit 0.
+    assert_eq!(code(&o), 0, "{text}{}", stderr(&o));
     assert!(
         text.contains("ok:      sshd: PubkeyAuthentication yes"),
         "{text}"
+    );
+    // Lines come in the order they refer to each other.
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+    };
+    assert!(
+        at("ok:      store: 1 key(s)") < at("as nobody: exit 0"),
+        "{text}"
+    );
+    // The probe run is check's business, not a lookup sshd made.
+    let logged = t.syslog.drain();
+    assert!(
+        logged.iter().all(|m| !m.text.contains("found at")),
+        "{logged:#?}"
     );
     assert!(
         text.contains("ok:      sshd: AuthorizedKeysCommandUser nobody"),
@@ -440,6 +456,22 @@ fn check_explains_the_synology_home_step_by_step() {
     assert!(
         levels.contains(&"warning") && !levels.contains(&"error"),
         "{levels:?}"
+    );
+
+    // Without a store key the login fails: exit 1, and no fingerprint is
+    // made up to try the command with.
+    fs::remove_file(t.user_file(&u.name)).unwrap();
+    let o = t.admin(&["check", "--sshd-config", config.to_str().unwrap(), &u.name]);
+    let text = stdout(&o);
+    assert_eq!(code(&o), 1, "{text}");
+    assert!(
+        text.contains("the command was not tried: the store has no usable key"),
+        "{text}"
+    );
+    assert!(!text.contains("SHA256:AAAA"), "{text}");
+    assert!(
+        text.contains(&format!("error:   no key login works for {}", u.name)),
+        "{text}"
     );
 }
 

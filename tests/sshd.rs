@@ -280,3 +280,77 @@ fn home_warning_is_true_heard_once_and_can_be_accepted() {
     assert_eq!(warnings(&msgs), 0, "{msgs:#?}");
     expect_msg(&msgs, INFO, &["sshd refuses", "(accepted in keyward.toml)"]);
 }
+
+/// With no syslog daemon, keyward's messages would go where sshd discards
+/// them: the login still works, and setup and check say so beforehand.
+#[test]
+fn without_a_syslog_socket_login_works_and_setup_and_check_say_so() {
+    let (t, u) = setup(0o755);
+    let (key, public) = t.keygen("k");
+    write(&t.user_file(&u.name), format!("{public}\n"), 0o644);
+    let port = free_port();
+    let config = t.sshd_config(port, "AuthorizedKeysFile .ssh/authorized_keys\n");
+    let sshd = Sshd::start(&config, &[], port, &t.root.join("sshd.log"));
+    let with_socket = |socket: &std::path::Path| {
+        write(
+            &t.config,
+            format!(
+                "store = \"{}\"\n[syslog]\nsocket = \"{}\"\n",
+                t.store.display(),
+                socket.display()
+            ),
+            0o644,
+        );
+    };
+    let check = || {
+        let o = t.admin(&["check", "--sshd-config", config.to_str().unwrap(), &u.name]);
+        (o.status.code(), stdout(&o))
+    };
+
+    let missing = t.root.join("no-such.sock");
+    with_socket(&missing);
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    let (code, text) = check();
+    assert_eq!(
+        code,
+        Some(0),
+        "a quiet syslog does not stop the login: {text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "warning: syslog: there is no syslog socket at {}",
+            missing.display()
+        )) && text.contains("reach nobody"),
+        "{text}"
+    );
+    let o = t.admin(&[
+        "setup",
+        "--binary",
+        t.bin.to_str().unwrap(),
+        "--sshd-config",
+        config.to_str().unwrap(),
+        "--command-user",
+        "nobody",
+    ]);
+    assert!(
+        stdout(&o).contains("warning: syslog: there is no syslog socket"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+
+    // A socket file nobody reads, and a stream socket.
+    let dead = t.root.join("dead.sock");
+    drop(std::os::unix::net::UnixDatagram::bind(&dead).unwrap());
+    with_socket(&dead);
+    assert!(
+        check().1.contains("nothing is listening on"),
+        "{}",
+        check().1
+    );
+    let stream = t.root.join("stream.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&stream).unwrap();
+    with_socket(&stream);
+    assert!(check().1.contains("is a stream socket"), "{}", check().1);
+}

@@ -65,26 +65,58 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             None
         }
     };
-    // The store is read first (the command is tried with one of its keys)
-    // but reported after sshd's side, in the order sshd works.
+    // In the order the lines refer to each other: sshd's settings, the
+    // store, then the command tried with a key from that store.
     let mut store_report = Report::default();
     let keys = store_keys(config, &user, &mut store_report);
     if let Some(s) = &settings {
         sshd_settings(s, &user, &mut r);
-        if let Some(argv) = command(s, config, req.config, &mut r) {
-            if let (Some(run_as), Some(account)) = (command_user(s, &user, &mut r), &account) {
-                try_command(&argv, &run_as, account, keys.as_deref(), &mut r);
-            }
+        let argv = command(s, config, req.config, &mut r);
+        let run_as = argv.as_ref().and_then(|_| command_user(s, &user, &mut r));
+        r.findings.append(&mut store_report.findings);
+        if let (Some(argv), Some(run_as), Some(account)) = (argv, run_as, &account) {
+            try_command(&argv, &run_as, account, keys.as_deref(), &mut r);
         }
+    } else {
+        r.findings.append(&mut store_report.findings);
     }
-    r.findings.append(&mut store_report.findings);
+    match crate::log::probe(&config.syslog.socket) {
+        Ok(()) => r.info(format!(
+            "syslog: keyward logs to {}; read it with {}",
+            crate::log::path(&config.syslog.socket),
+            crate::log::where_to_look()
+        )),
+        Err(why) => r.warning(
+            format!(
+                "syslog: {why}: keyward's warnings and errors reach nobody (they go to stderr, \
+                 which sshd discards)"
+            ),
+            Some(crate::log::probe_fix().into()),
+        ),
+    }
     if let Some(account) = &account {
         let files = match &settings {
             Some(s) => s.authorized_keys_files.clone(),
             None => config.home_check.files.clone(),
         };
         let strict = settings.as_ref().is_none_or(|s| s.strict_modes);
-        own_files(account, &files, strict, config, &mut r);
+        let own_ok = own_files(account, &files, strict, config, &mut r);
+        let usable = keys
+            .as_deref()
+            .is_some_and(|k| k.iter().any(|k| !k.cert_authority && !k.expired));
+        if !usable && !own_ok {
+            r.error(
+                format!(
+                    "no key login works for {}: keyward's store has no usable key for the user, and \
+                     sshd reads none of the user's own files",
+                    user.display()
+                ),
+                Some(format!(
+                    "keyward add {0} KEYFILE (or keyward import {0})",
+                    user.display()
+                )),
+            );
+        }
         if let Some(pw) = pw.as_ref().filter(|_| nix::unistd::geteuid().is_root()) {
             for (path, own) in super::import::own_files(pw, &files, config.group_exception())? {
                 super::import::report_own(&account.name, &path, &own, &mut r);
@@ -97,7 +129,13 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         report: &r,
     };
     out.emit(&report, |w| r.print_text(w))?;
-    Ok(r.exit())
+    // Warnings (an unsafe home keyward serves around, a quiet syslog) do not
+    // stop the login; only an error says it will fail.
+    Ok(if r.worst() >= Level::Error {
+        crate::exit::Exit::Attention
+    } else {
+        crate::exit::Exit::Ok
+    })
 }
 
 fn sshd_settings(s: &Settings, user: &UserName, r: &mut Report) {
@@ -308,20 +346,15 @@ fn try_command(
         r.info("not root: the command was not tried as its user");
         return;
     }
-    let probe = keys.and_then(|k| k.iter().find(|k| !k.cert_authority && !k.expired));
-    let (fp, kind, blob) = match probe {
-        Some(k) => (
-            k.fingerprint.clone(),
-            k.kind.clone(),
-            base64::engine::general_purpose::STANDARD.encode(&k.blob),
-        ),
-        // A well-formed fingerprint no key has: only CA lines may come back.
-        None => (
-            format!("SHA256:{}", "A".repeat(43)),
-            "ssh-ed25519".into(),
-            String::new(),
-        ),
+    let Some(probe) = keys.and_then(|k| k.iter().find(|k| !k.cert_authority && !k.expired)) else {
+        r.info("the command was not tried: the store has no usable key to offer it");
+        return;
     };
+    let (fp, kind, blob) = (
+        probe.fingerprint.clone(),
+        probe.kind.clone(),
+        base64::engine::general_purpose::STANDARD.encode(&probe.blob),
+    );
     let uid = account.uid.to_string();
     let home = account.home.to_string_lossy().into_owned();
     let values = [
@@ -346,10 +379,12 @@ fn try_command(
         .env("LOGNAME", &run_name)
         .env("HOME", run_as.home_dir())
         .current_dir("/")
+        // keyward's messages to stderr, here, instead of to syslog as if
+        // sshd had asked.
+        .env(crate::keys::CHECK_ENV, "1")
         .uid(run_as.uid())
         .gid(run_as.primary_group_id())
         .stdin(Stdio::null())
-        .stderr(Stdio::null())
         .output();
     let output = match result {
         Ok(o) => o,
@@ -364,19 +399,26 @@ fn try_command(
     let code = output.status.code().unwrap_or(-1);
     if code != 0 {
         let why = match code {
-            77 => "the store or config is unsafe (see the store finding above, or syslog)",
+            77 => "the store or config is unsafe",
             78 => "the config is broken or the store missing",
             74 => "an I/O error, most often: the command user cannot read the store",
             65 => "it refused the user name or fingerprint",
             64 => "a usage error: the arguments on the AuthorizedKeysCommand line are wrong",
             126 | 127 => "it could not be executed",
-            _ => "see syslog (tag keyward) for the reason",
+            _ => "see its message below",
         };
+        let said = String::from_utf8_lossy(&output.stderr);
+        let said = said.trim();
         r.error(
-            format!("`{shown}` as {run_name} exits {code}: {why}; sshd rejects every key"),
-            Some(
-                "journalctl -t keyward -n 20 (or /var/log/auth.log) shows keyward's reason".into(),
+            format!(
+                "`{shown}` as {run_name} exits {code}: {why}; sshd rejects every key{}",
+                if said.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it says: {}", said.replace('\n', " / "))
+                }
             ),
+            None,
         );
         return;
     }
@@ -385,28 +427,28 @@ fn try_command(
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .count();
-    match probe {
-        Some(k)
-            if output
-                .stdout
-                .split(|&b| b == b'\n')
-                .any(|l| inventory::line_has_blob(l, &k.blob)) =>
-        {
-            r.ok(format!(
-                "sshd runs `{shown}` as {run_name}: exit 0, key {} ({}:{}) is served",
-                k.fingerprint, k.source, k.line
-            ))
-        }
-        Some(k) => r.error(
+    let k = probe;
+    if output
+        .stdout
+        .split(|&b| b == b'\n')
+        .any(|l| inventory::line_has_blob(l, &k.blob))
+    {
+        r.ok(format!(
+            "sshd runs `{shown}` as {run_name}: exit 0, key {} ({}:{}) is served",
+            k.fingerprint, k.source, k.line
+        ))
+    } else {
+        r.error(
             format!(
-                "sshd runs `{shown}` as {run_name}: exit 0 but key {} is not served",
-                k.fingerprint
+                "sshd runs `{shown}` as {run_name}: exit 0, {lines} line(s), but key {} is not \
+                 served; it says: {}",
+                k.fingerprint,
+                String::from_utf8_lossy(&output.stderr)
+                    .trim()
+                    .replace('\n', " / ")
             ),
-            Some("journalctl -t keyward -n 20 shows what keyward read".into()),
-        ),
-        None => r.ok(format!(
-            "sshd runs `{shown}` as {run_name}: exit 0, {lines} line(s)"
-        )),
+            None,
+        )
     }
 }
 
@@ -459,22 +501,37 @@ fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Re
 }
 
 /// StrictModes' verdict on each of the user's own key files.
-fn own_files(account: &Account, files: &[String], strict: bool, config: &Config, r: &mut Report) {
+/// Returns whether sshd will read at least one of the user's own files.
+fn own_files(
+    account: &Account,
+    files: &[String],
+    strict: bool,
+    config: &Config,
+    r: &mut Report,
+) -> bool {
     let (group_exception, platform) = (config.group_exception(), config.home_check.platform);
     if !strict {
         r.info("StrictModes no: sshd reads the user's own files whatever their modes");
-        return;
+        return files
+            .iter()
+            .any(|p| strict_modes::expand(p, account).is_file());
     }
     let findings = strict_modes::check(account, files, group_exception);
+    let accepted = config.accepted(&account.name, &account.home);
     for f in &findings {
-        let (what, fix) = f.parts(&account.name);
+        let (mut what, fix) = f.parts(&account.name);
         let fix = fix.map(|x| platform.fix(x));
         let level = match f {
             Finding::CannotLook { .. } => Level::Info,
+            _ if accepted => {
+                what.push_str(" (accepted in keyward.toml: logged at info)");
+                Level::Info
+            }
             _ => Level::Warning,
         };
         r.push(level, what, fix);
     }
+    let mut readable = false;
     for pattern in files {
         let path = strict_modes::expand(pattern, account);
         let named = findings.iter().any(|f| matches!(f, Finding::Refused { file, .. } | Finding::NotRegular { file } if *file == path));
@@ -482,6 +539,7 @@ fn own_files(account: &Account, files: &[String], strict: bool, config: &Config,
             continue;
         }
         if std::fs::metadata(&path).is_ok() {
+            readable = true;
             r.ok(format!(
                 "{}: sshd accepts its modes (StrictModes)",
                 crate::log::path(&path)
@@ -490,4 +548,5 @@ fn own_files(account: &Account, files: &[String], strict: bool, config: &Config,
             r.info(format!("{}: absent", crate::log::path(&path)));
         }
     }
+    readable
 }

@@ -141,11 +141,14 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         let msg = format!(
             "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed"
         );
-        let warnings = match_warnings(main, drop_dir.as_deref());
+        let mut warnings = match_warnings(main, drop_dir.as_deref());
+        warnings.extend(syslog_warning(config));
+        let state = ensure_state(config, &user);
         out.emit(
-            &serde_json::json!({"changed": false, "message": msg, "warnings": warnings}),
+            &serde_json::json!({"changed": false, "message": msg, "state": state, "warnings": warnings}),
             |w| {
                 writeln!(w, "{msg}")?;
+                writeln!(w, "{state}")?;
                 warnings
                     .iter()
                     .try_for_each(|x| writeln!(w, "warning: {x}"))
@@ -296,11 +299,13 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         }
     };
     let store = ensure_store(config)?;
+    let state = ensure_state(config, &user);
     let written = match &plan {
         Plan::DropIn { path, .. } => path.display().to_string(),
         Plan::MainFile { .. } => main.display().to_string(),
     };
-    let warnings = match_warnings(main, drop_dir.as_deref());
+    let mut warnings = match_warnings(main, drop_dir.as_deref());
+    warnings.extend(syslog_warning(config));
     let report = serde_json::json!({
         "changed": true,
         "written": written,
@@ -309,6 +314,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         "command_user": user,
         "reload": reloaded,
         "store": store,
+        "state": state,
         "warnings": warnings,
         "created": created,
     });
@@ -329,6 +335,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         }
         writeln!(w, "{reloaded}")?;
         writeln!(w, "{store}")?;
+        writeln!(w, "{state}")?;
         writeln!(w, "undo with: keyward setup --undo")
     })?;
     Ok(Exit::Ok)
@@ -632,6 +639,52 @@ fn create_command_user(name: &str) -> Result<(), Failure> {
              unprivileged account and pass it with --command-user"
         ),
     ))
+}
+
+/// When keyward's messages would reach nobody, said before it matters.
+fn syslog_warning(config: &Config) -> Option<String> {
+    crate::log::probe(&config.syslog.socket).err().map(|why| {
+        format!(
+            "syslog: {why}: keyward's warnings and errors would reach nobody (sshd discards \
+             their fallback, stderr); {}",
+            crate::log::probe_fix()
+        )
+    })
+}
+
+/// The home warnings' state directory: root-owned parents, the directory
+/// itself the command user's, mode 0700 (see `warned`). A failure here is
+/// said, not fatal: without it keyward warns on every lookup.
+fn ensure_state(config: &Config, user: &str) -> String {
+    let dir = &config.home_check.state;
+    let result = (|| -> Result<(), String> {
+        let pw = uzers::get_user_by_name(user).ok_or(format!("no user {user}"))?;
+        let parent = dir.parent().ok_or("no parent directory")?;
+        if !parent.is_dir() {
+            fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            fs::set_permissions(parent, fs::Permissions::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+        }
+        match fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err("something other than a directory is there".into()),
+            Err(_) => fs::create_dir(dir).map_err(|e| e.to_string())?,
+        }
+        std::os::unix::fs::chown(dir, Some(pw.uid()), Some(pw.primary_group_id()))
+            .map_err(|e| e.to_string())?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(()) => format!(
+            "home warnings: at most one per user every {} s, remembered in {} ({user}, 0700)",
+            config.home_check.warn_interval,
+            dir.display()
+        ),
+        Err(e) => format!(
+            "home warnings: cannot prepare {}: {e}; keyward warns on every lookup instead",
+            dir.display()
+        ),
+    }
 }
 
 /// Makes the store's `users/` directory when it is missing.

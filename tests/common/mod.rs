@@ -90,15 +90,20 @@ impl Tree {
     }
 
     /// Writes the config: store and syslog socket of this tree, plus `extra`.
-    /// Home warnings come on every lookup (`warn_interval = 0`) unless
-    /// `extra` sets an interval itself: the tests that count them do.
+    /// Home warnings come on every lookup (`warn_interval = 0`, and state
+    /// in the tree, never the system's) unless `extra` sets an interval
+    /// itself: the tests that count them do.
     pub fn write_config(&self, extra: &str) {
+        let quiet = format!(
+            "warn_interval = 0\nstate = \"{}\"",
+            self.root.join("state/warned").display()
+        );
         let extra = if extra.contains("warn_interval") {
             extra.to_string()
         } else if extra.contains("[home_check]") {
-            extra.replacen("[home_check]", "[home_check]\nwarn_interval = 0", 1)
+            extra.replacen("[home_check]", &format!("[home_check]\n{quiet}"), 1)
         } else {
-            format!("{extra}\n[home_check]\nwarn_interval = 0")
+            format!("{extra}\n[home_check]\n{quiet}")
         };
         let text = format!(
             "store = \"{}\"\n{extra}\n[syslog]\nsocket = \"{}\"\n",
