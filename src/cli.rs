@@ -67,6 +67,9 @@ pub enum Command {
         /// Store keys for a user the user database does not know (yet)
         #[arg(long)]
         force: bool,
+        /// Check the lines and show what would be added; write nothing
+        #[arg(long)]
+        dry_run: bool,
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
@@ -78,6 +81,12 @@ pub enum Command {
 
     /// Remove USER's keys with this fingerprint (SHA256:... or MD5:...) or comment
     Remove {
+        /// Remove every key that matches, when more than one does
+        #[arg(long)]
+        all: bool,
+        /// Show what would be removed; write nothing
+        #[arg(long)]
+        dry_run: bool,
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
@@ -247,6 +256,19 @@ fn sshd_command_line(args: &[OsString]) -> Option<(Option<&Path>, &[OsString])> 
 }
 
 fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
+    // `keyward keys --help` typed by a person. Safe to single out: sshd
+    // runs the command with stdin on /dev/null, never a terminal, so a
+    // user called `--help` logging in is still looked up as a user.
+    if let [one] = args {
+        if (one == "--help" || one == "-h") && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            eprintln!(
+                "usage: keyward [--config FILE] keys USER [FINGERPRINT [HOME UID]]\n\
+                 sshd runs this (AuthorizedKeysCommand ... keys %u %f %h %U); every argument is \
+                 data. See keyward(8)."
+            );
+            return Exit::Usage;
+        }
+    }
     // clap enforces one to four values; HOME comes only with UID.
     let (user, fingerprint, home_uid) = match args {
         [user] => (user, None, None),
@@ -302,9 +324,19 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
     match command {
         Command::Keys { .. } => Ok(Exit::Usage),
         Command::Add {
-            force, user, file, ..
-        } => admin::add::run(&config, &user, &file, force, out),
-        Command::Remove { user, key, .. } => admin::remove::run(&config, &user, &key, out),
+            force,
+            dry_run,
+            user,
+            file,
+            ..
+        } => admin::add::run(&config, &user, &file, force, dry_run, out),
+        Command::Remove {
+            user,
+            key,
+            all,
+            dry_run,
+            ..
+        } => admin::remove::run(&config, &user, &key, all, dry_run, out),
         Command::List { user, .. } => admin::list::run(&config, user.as_deref(), out),
         Command::Import {
             all,

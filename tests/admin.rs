@@ -684,3 +684,99 @@ fn big_users_are_served_through_an_index_that_never_goes_stale() {
     assert!(stdout(&o).contains("no index"), "{}", stdout(&o));
     assert!(!index.exists());
 }
+
+/// Runs `keyward ARGS` with a terminal on stdin, the way a person types it.
+fn on_a_terminal(t: &Tree, args: &str) -> std::process::Output {
+    Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{} --config {} {args}",
+            t.bin.display(),
+            t.config.display()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn what_a_new_admin_stumbles_on_is_said_plainly() {
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    let (private, k1) = t.keygen("shared");
+    let (_, k2) = t.keygen("shared2");
+    let k2 = k2.replace("shared2", "shared");
+    let before = format!("{k1}\n{k2}\n");
+    write(&t.user_file(&u.name), &before, 0o644);
+
+    // remove: two keys share the comment; nothing goes without --all.
+    let o = t.admin(&["remove", &u.name, "shared"]);
+    assert_eq!(code(&o), 65, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("2 keys match; nothing removed. Add --all"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(&fingerprint(&k2, "sha256")),
+        "{}",
+        stderr(&o)
+    );
+    let o = t.admin(&["remove", "--dry-run", &u.name, "shared"]);
+    assert_eq!(code(&o), 0);
+    assert!(
+        stdout(&o).contains("dry run: would remove 2 key(s)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(fs::read_to_string(t.user_file(&u.name)).unwrap(), before);
+    let o = t.admin(&["remove", "--all", &u.name, "shared"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(t.user_file(&u.name)).unwrap(), "");
+
+    // add: a private key is named, never echoed; --dry-run writes nothing.
+    let o = t.admin(&["add", &u.name, private.to_str().unwrap()]);
+    assert_eq!(code(&o), 65);
+    assert!(
+        stderr(&o).contains("is a private key; nothing added"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains(".pub"), "{}", stderr(&o));
+    let secret = fs::read_to_string(&private).unwrap();
+    let body = secret.lines().nth(1).unwrap();
+    assert!(!stderr(&o).contains(body) && !stdout(&o).contains(body));
+    let o = t.admin_with_input(&["add", "--dry-run", &u.name, "-"], k1.as_bytes());
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("dry run: would add 1 key(s)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(fs::read_to_string(t.user_file(&u.name)).unwrap(), "");
+
+    // On a terminal: add says where it reads; keys --help is help, not a
+    // lookup (sshd's stdin is never a terminal, so a user "--help" still is).
+    let o = on_a_terminal(&t, &format!("add {}", u.name));
+    assert!(
+        stdout(&o).contains("reading key lines for"),
+        "{}",
+        stdout(&o)
+    );
+    let o = on_a_terminal(&t, "keys --help");
+    assert_eq!(code(&o), 64, "{}", stdout(&o));
+    assert!(stdout(&o).contains("usage: keyward"), "{}", stdout(&o));
+    assert!(t.syslog.drain().iter().all(|m| !m.text.contains("--help")));
+    let o = t.keys_as_nobody(&["--help"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).is_empty());
+
+    // list: an unknown user is named as such.
+    let o = t.admin(&["list", "kwt-nosuchuser"]);
+    assert!(
+        stderr(&o).contains("no user kwt-nosuchuser in the user database"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -17,10 +17,18 @@ use crate::inventory::{self, Now, Record};
 struct Added<'a> {
     user: String,
     file: String,
+    dry_run: bool,
     added: &'a [Record],
 }
 
-pub fn run(config: &Config, user: &OsStr, input: &Path, force: bool, out: &mut Out) -> Outcome {
+pub fn run(
+    config: &Config,
+    user: &OsStr,
+    input: &Path,
+    force: bool,
+    dry_run: bool,
+    out: &mut Out,
+) -> Outcome {
     let user = super::user_name(user)?;
     if !force && uzers::get_user_by_name(user.as_os_str()).is_none() {
         return Err(Failure::new(
@@ -32,7 +40,25 @@ pub fn run(config: &Config, user: &OsStr, input: &Path, force: bool, out: &mut O
             ),
         ));
     }
+    if input == Path::new("-") && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        super::warn(&format!(
+            "reading key lines for {} from standard input; end with Ctrl-D (or give a file: \
+             keyward add USER KEYFILE)",
+            user.display()
+        ));
+    }
     let data = super::read_input(input)?;
+    if let Some(n) = private_key_line(&data) {
+        // Never echo it: the error names the line, not its content.
+        return Err(Failure::new(
+            Exit::DataErr,
+            format!(
+                "{}:{n} is a private key; nothing added. Give the public key, usually the same \
+                 file name ending in .pub (ssh-keygen -y -f KEY prints it)",
+                crate::log::path(input)
+            ),
+        ));
+    }
     let now = Now::system();
 
     let writer = Writer::open(&config.store)?;
@@ -52,26 +78,50 @@ pub fn run(config: &Config, user: &OsStr, input: &Path, force: bool, out: &mut O
             ),
         ));
     }
-    let file = writer.append(&user, &lines)?;
+    let file = if dry_run {
+        String::new()
+    } else {
+        writer.append(&user, &lines)?
+    };
     let report = Added {
         user: user.display(),
         file,
+        dry_run,
         added: &added,
     };
     out.emit(&report, |w| {
-        writeln!(
-            w,
-            "added {} key(s) for {} to {}:",
-            added.len(),
-            report.user,
-            report.file
-        )?;
+        if dry_run {
+            writeln!(
+                w,
+                "dry run: would add {} key(s) for {}:",
+                added.len(),
+                report.user
+            )?;
+        } else {
+            writeln!(
+                w,
+                "added {} key(s) for {} to {}:",
+                added.len(),
+                report.user,
+                report.file
+            )?;
+        }
         for r in &added {
             writeln!(w, "  {} {} {}", r.kind, r.fingerprint, r.comment)?;
         }
         Ok(())
     })?;
     Ok(Exit::Ok)
+}
+
+/// The first line that starts a private key (OpenSSH or PEM), 1-based.
+fn private_key_line(data: &[u8]) -> Option<usize> {
+    data.split(|&b| b == b'\n')
+        .position(|l| {
+            let l = l.trim_ascii();
+            l.starts_with(b"-----BEGIN ") && l.windows(11).any(|w| w == b"PRIVATE KEY")
+        })
+        .map(|i| i + 1)
 }
 
 fn refusal(skipped: &[Skipped]) -> Failure {

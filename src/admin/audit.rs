@@ -25,6 +25,14 @@ struct AuditReport<'a> {
 pub fn run(config: &Config, out: &mut Out) -> Outcome {
     let mut r = Report::default();
     let (users, keys) = audit(config, &mut r);
+    let hc = &config.home_check;
+    if !hc.accepted_users.is_empty() || !hc.accepted_homes.is_empty() {
+        r.info(format!(
+            "home warnings lowered to info (accepted in keyward.toml) for users [{}] and homes [{}]",
+            hc.accepted_users.join(", "),
+            hc.accepted_homes.join(", ")
+        ));
+    }
     let store = crate::log::path(&config.store);
     if r.worst() < Level::Warning {
         r.ok(format!(

@@ -13,7 +13,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -99,7 +99,11 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     };
     let mut reports = Vec::new();
     let mut ask_sshd = true;
-    for (name, pw) in &accounts {
+    let progress = req.all && accounts.len() > 20 && std::io::stderr().is_terminal();
+    for (done, (name, pw)) in accounts.iter().enumerate() {
+        if progress {
+            eprint!("\rkeyward: {done}/{} accounts", accounts.len());
+        }
         let account = Account {
             name: pw.name().to_string_lossy().into_owned(),
             uid: pw.uid(),
@@ -203,6 +207,9 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         if !req.all || !report.files.iter().all(|f| f.status == "absent") {
             reports.push(report);
         }
+    }
+    if progress {
+        eprintln!("\rkeyward: {0}/{0} accounts", accounts.len());
     }
     let refused: Vec<String> = reports
         .iter()

@@ -23,7 +23,16 @@ pub fn run(config: &Config, user: Option<&OsStr>, out: &mut Out) -> Outcome {
     let mut users: Vec<(String, Vec<Record>)> = Vec::new();
     let mut problems = Vec::new();
     let names = match user {
-        Some(u) => vec![super::user_name(u)?],
+        Some(u) => {
+            let name = super::user_name(u)?;
+            if uzers::get_user_by_name(name.as_os_str()).is_none() {
+                super::warn(&format!(
+                    "no user {} in the user database: sshd never asks keyward for this name's keys",
+                    name.display()
+                ));
+            }
+            vec![name]
+        }
         None => match store::open_users(&config.store)? {
             None => Vec::new(),
             Some(dir) => store::list_dir(&dir, true)?
@@ -47,6 +56,12 @@ pub fn run(config: &Config, user: Option<&OsStr>, out: &mut Out) -> Outcome {
         .iter()
         .flat_map(|(u, records)| records.iter().map(move |r| Row { user: u, record: r }))
         .collect();
+    if user.is_some() && rows.is_empty() {
+        super::warn(&format!(
+            "no keys for {} in the store",
+            names.first().map(UserName::display).unwrap_or_default()
+        ));
+    }
     out.emit(&rows, |w| table(w, &rows))?;
     if !problems.is_empty() {
         for p in &problems {
