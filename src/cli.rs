@@ -178,6 +178,13 @@ pub enum Command {
         sshd: SshdArgs,
     },
 
+    /// Check keyward.toml: print the effective configuration, or each problem with its line
+    Config {
+        /// Print one JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Check the whole store; exit 1 if anything needs attention (for cron)
     Audit {
         /// Print one JSON document instead of text
@@ -304,6 +311,14 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
 }
 
 fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
+    if let Command::Config { json } = command {
+        let mut stdout = std::io::stdout().lock();
+        let out = &mut admin::Out {
+            json,
+            stdout: &mut stdout,
+        };
+        return admin::config::run(config_path, out);
+    }
     let config = admin::load_config(config_path)?;
     let json = match &command {
         Command::Keys { .. } => false,
@@ -314,6 +329,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
         | Command::Check { json, .. }
         | Command::Index { json, .. }
         | Command::Setup { json, .. }
+        | Command::Config { json }
         | Command::Audit { json } => *json,
     };
     let mut stdout = std::io::stdout().lock();
@@ -391,6 +407,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
         }
         Command::Index { users, .. } => admin::reindex::run(&config, &users, out),
         Command::Audit { .. } => admin::audit::run(&config, out),
+        Command::Config { .. } => Ok(Exit::Usage),
     }
 }
 

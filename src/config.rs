@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::platform::Platform;
 use crate::trusted::{self, UnsafePath};
@@ -19,7 +19,7 @@ pub const DEFAULT_STATE: &str = "/var/lib/keyward/warned";
 /// The config file is read whole; no sane one comes near this.
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The store root; keys live in `<store>/users/<user>`.
@@ -28,14 +28,14 @@ pub struct Config {
     pub home_check: HomeCheckConfig,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyslogConfig {
     pub socket: PathBuf,
     pub facility: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HomeCheckConfig {
     pub enabled: bool,
@@ -58,7 +58,7 @@ pub struct HomeCheckConfig {
 /// Debian and Ubuntu patch sshd so that a group-writable path is accepted when
 /// the group's only member is the user; upstream OpenSSH (and Synology DSM)
 /// refuses it. The home check must say what the installed sshd will do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupException {
     /// On when `/etc/debian_version` exists.
@@ -107,22 +107,47 @@ impl Default for HomeCheckConfig {
 #[derive(Debug)]
 pub enum ConfigError {
     Unsafe(UnsafePath),
-    Syntax { path: PathBuf, message: String },
-    Invalid { path: PathBuf, message: String },
+    /// The file is not TOML, or not keyward's keys: one problem, at a line.
+    Syntax {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// Values that parse but cannot be used: every one of them, each at
+    /// its line where it can be found.
+    Invalid {
+        path: PathBuf,
+        problems: Vec<(Option<usize>, String)>,
+    },
+}
+
+impl ConfigError {
+    /// Each problem as `FILE:LINE: what`, one per line of text.
+    pub fn problems(&self) -> Vec<String> {
+        let at = |path: &Path, line: &Option<usize>| match line {
+            Some(n) => format!("{}:{n}", crate::log::path(path)),
+            None => crate::log::path(path),
+        };
+        match self {
+            ConfigError::Unsafe(e) => vec![format!("config file refused: {e}")],
+            ConfigError::Syntax {
+                path,
+                line,
+                message,
+            } => vec![format!("{}: {message}", at(path, line))],
+            ConfigError::Invalid { path, problems } => problems
+                .iter()
+                .map(|(line, m)| format!("{}: {m}", at(path, line)))
+                .collect(),
+        }
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Unsafe(e) => write!(f, "config file refused: {e}"),
-            ConfigError::Syntax { path, message } | ConfigError::Invalid { path, message } => {
-                write!(
-                    f,
-                    "config file {}: {}",
-                    crate::log::path(path),
-                    message.trim_end().replace('\n', " ")
-                )
-            }
+            _ => write!(f, "config file {}", self.problems().join("; ")),
         }
     }
 }
@@ -143,58 +168,82 @@ impl Config {
     }
 
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
-        let text = std::str::from_utf8(bytes).map_err(|_| ConfigError::Syntax {
+        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
+            line: Some(line_of(bytes, e.valid_up_to())),
             message: "not UTF-8 text".into(),
         })?;
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            line: e.span().map(|s| line_of(text.as_bytes(), s.start)),
+            // The message alone: toml's Display adds a multi-line excerpt.
+            message: e.message().trim_end().replace('\n', "; "),
         })?;
-        config.validate(path)?;
-        Ok(config)
+        let problems = config.problems(text);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            })
+        }
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
+    /// Every value that parses but cannot be used, with the line that sets it.
+    fn problems(&self, text: &str) -> Vec<(Option<usize>, String)> {
+        let mut out = Vec::new();
+        let mut say = |key: &str, message: String| out.push((key_line(text, key), message));
         if !self.store.is_absolute() {
-            return Err(invalid(format!(
-                "store = {:?} must be an absolute path",
-                self.store
-            )));
+            say(
+                "store",
+                format!("store = {:?} must be an absolute path", self.store),
+            );
         }
         if !self.syslog.socket.is_absolute() {
-            return Err(invalid(format!(
-                "[syslog] socket = {:?} must be an absolute path",
-                self.syslog.socket
-            )));
+            say(
+                "socket",
+                format!(
+                    "[syslog] socket = {:?} must be an absolute path",
+                    self.syslog.socket
+                ),
+            );
+        }
+        if self.facility().is_none() {
+            say(
+                "facility",
+                format!(
+                    "[syslog] facility = {:?} is not a syslog facility (try \"authpriv\" or \"auth\")",
+                    self.syslog.facility
+                ),
+            );
         }
         if !self.home_check.state.is_absolute() {
-            return Err(invalid(format!(
-                "[home_check] state = {:?} must be an absolute path",
-                self.home_check.state
-            )));
+            say(
+                "state",
+                format!(
+                    "[home_check] state = {:?} must be an absolute path",
+                    self.home_check.state
+                ),
+            );
         }
-        if let Some(bad) = self
+        for bad in self
             .home_check
             .accepted_homes
             .iter()
-            .find(|h| !h.starts_with('/'))
+            .filter(|h| !h.starts_with('/'))
         {
-            return Err(invalid(format!(
-                "[home_check] accepted_homes: {bad:?} must be an absolute path or pattern"
-            )));
+            say(
+                "accepted_homes",
+                format!("[home_check] accepted_homes: {bad:?} must be an absolute path or pattern"),
+            );
         }
-        if self.facility().is_none() {
-            return Err(invalid(format!(
-                "[syslog] facility = {:?} is not a syslog facility (try \"authpriv\" or \"auth\")",
-                self.syslog.facility
-            )));
-        }
-        Ok(())
+        out
+    }
+
+    /// The effective configuration as TOML, for `keyward config`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
     }
 
     pub fn facility(&self) -> Option<syslog::Facility> {
@@ -222,6 +271,26 @@ impl Config {
                 .iter()
                 .any(|p| glob(p.as_bytes(), home.as_os_str().as_encoded_bytes()))
     }
+}
+
+/// The 1-based line of byte `offset`.
+fn line_of(bytes: &[u8], offset: usize) -> usize {
+    bytes[..offset.min(bytes.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The line that sets `key`, if one plainly does.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 /// `fnmatch` with `*` and `?` only (a `*` may match `/`): enough for
@@ -314,6 +383,28 @@ mod tests {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.contains("unknown field"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn every_problem_is_one_line_with_its_line_number() {
+        let e = parse("# c\nstore = \"/k\"\n[syslog]\nfacility = 7 7\n").unwrap_err();
+        let p = e.problems();
+        assert_eq!(p.len(), 1);
+        assert!(p[0].starts_with("/test.toml:4: "), "{p:?}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+        let e =
+            parse("store = \"rel\"\n[syslog]\nsocket = \"x\"\nfacility = \"no\"\n").unwrap_err();
+        let p = e.problems();
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with("/test.toml:1: store"), "{p:?}");
+        assert!(p[1].starts_with("/test.toml:3: [syslog] socket"), "{p:?}");
+        assert!(p[2].starts_with("/test.toml:4: [syslog] facility"), "{p:?}");
+    }
+
+    #[test]
+    fn the_effective_config_prints_as_toml_that_reads_back() {
+        let c = Config::default();
+        assert_eq!(parse(&c.to_toml()).unwrap(), c);
     }
 
     #[test]

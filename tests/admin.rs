@@ -780,3 +780,48 @@ fn what_a_new_admin_stumbles_on_is_said_plainly() {
         stderr(&o)
     );
 }
+
+#[test]
+fn config_shows_the_effective_settings_or_each_problem_at_its_line() {
+    let t = Tree::new();
+    let o = t.admin(&["config"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!("read from {}", t.config.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("store = \"{}\"", t.store.display())),
+        "{text}"
+    );
+    assert!(text.contains("warn_interval = 0"), "{text}");
+
+    write(
+        &t.config,
+        "store = \"relative\"\n[syslog]\nsocket = \"/dev/log\"\nfacility = \"nosuch\"\n",
+        0o644,
+    );
+    let o = t.admin(&["config"]);
+    assert_eq!(code(&o), 78);
+    let cfg = t.config.display().to_string();
+    assert_eq!(
+        stdout(&o).lines().collect::<Vec<_>>(),
+        [
+            format!("error: {cfg}:1: store = \"relative\" must be an absolute path"),
+            format!(
+                "error: {cfg}:4: [syslog] facility = \"nosuch\" is not a syslog facility (try \"authpriv\" or \"auth\")"
+            ),
+        ]
+    );
+    write(&t.config, "[home_check]\nenabled = maybe\n", 0o644);
+    let o = t.admin(&["config"]);
+    assert_eq!(code(&o), 78);
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!("error: {cfg}:2: ")),
+        "{lines:?}"
+    );
+}

@@ -1,10 +1,11 @@
 //! The commands admins run as root: `add`, `remove`, `list`, `import`,
-//! `check` and `audit`. Unlike `keys`, they talk to a person (or a script,
+//! `check`, `audit`, `config`, `index` and `setup`. Unlike `keys`, they talk to a person (or a script,
 //! with `--json`) on stdout and stderr, never to syslog.
 
 pub mod add;
 pub mod audit;
 pub mod check;
+pub mod config;
 pub mod import;
 pub mod list;
 pub mod reindex;
