@@ -32,7 +32,8 @@ rpm=$(ls target/generate-rpm/*.rpm | head -1)
 say "built $deb and $rpm"
 deb_files=$(dpkg-deb -c "$deb")
 rpm_files=$(rpm -qlp "$rpm" 2>/dev/null)
-for f in /usr/bin/keyward /usr/share/man/man8/keyward.8 /usr/share/man/man5/keyward.toml.5 /etc/keyward/keyward.toml; do
+for f in /usr/bin/keyward /usr/share/man/man8/keyward.8 /usr/share/man/man5/keyward.toml.5 /etc/keyward/keyward.toml \
+    /usr/share/bash-completion/completions/keyward; do
     # cargo-deb gzips man pages, as Debian policy wants.
     grep -qE " \.$f(\.gz)?\$" <<<"$deb_files" || die "$deb lacks $f"
     grep -qx "$f" <<<"$rpm_files" || die "$rpm lacks $f"

@@ -178,6 +178,13 @@ pub enum Command {
         sshd: SshdArgs,
     },
 
+    /// Print a shell completion script (bash or zsh); the packages install both
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+
     /// Check keyward.toml: print the effective configuration, or each problem with its line
     Config {
         /// Print one JSON document instead of text
@@ -191,6 +198,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Shell {
+    Bash,
+    Zsh,
+}
+
+/// The completion script for `shell`, generated from the parser itself.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    let mut cmd = Cli::command();
+    match shell {
+        Shell::Bash => {
+            clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "keyward", &mut out)
+        }
+        Shell::Zsh => {
+            clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "keyward", &mut out)
+        }
+    }
+    out
 }
 
 /// Which sshd to ask (`sshd -T`), for systems with more than one.
@@ -311,6 +340,12 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
 }
 
 fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
+    if let Command::Completions { shell } = command {
+        return std::io::stdout()
+            .write_all(&completions(shell))
+            .map(|()| Exit::Ok)
+            .map_err(|e| admin::Failure::new(Exit::IoErr, format!("cannot write: {e}")));
+    }
     if let Command::Config { json } = command {
         let mut stdout = std::io::stdout().lock();
         let out = &mut admin::Out {
@@ -321,7 +356,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
     }
     let config = admin::load_config(config_path)?;
     let json = match &command {
-        Command::Keys { .. } => false,
+        Command::Keys { .. } | Command::Completions { .. } => false,
         Command::Add { json, .. }
         | Command::Remove { json, .. }
         | Command::List { json, .. }
@@ -407,7 +442,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
         }
         Command::Index { users, .. } => admin::reindex::run(&config, &users, out),
         Command::Audit { .. } => admin::audit::run(&config, out),
-        Command::Config { .. } => Ok(Exit::Usage),
+        Command::Config { .. } | Command::Completions { .. } => Ok(Exit::Usage),
     }
 }
 
@@ -498,6 +533,20 @@ mod tests {
             let (_, args) = sshd_command_line(&argv).expect("sshd's shape");
             assert_eq!(args, &argv[2..], "{data:?}");
         }
+    }
+
+    #[test]
+    fn packaged_completions_are_what_the_parser_generates() {
+        // After changing an option: keyward completions bash > packaging/completions/keyward.bash
+        // and keyward completions zsh > packaging/completions/_keyward.
+        assert_eq!(
+            String::from_utf8(completions(Shell::Bash)).unwrap(),
+            include_str!("../packaging/completions/keyward.bash")
+        );
+        assert_eq!(
+            String::from_utf8(completions(Shell::Zsh)).unwrap(),
+            include_str!("../packaging/completions/_keyward")
+        );
     }
 
     #[test]
