@@ -562,3 +562,35 @@ mod tests {
         assert!(parse(&[]).is_err());
     }
 }
+
+#[cfg(test)]
+mod man_page {
+    use clap::CommandFactory;
+
+    /// keyward(8)'s synopsis shows every command with every long option
+    /// it takes.
+    #[test]
+    fn keyward_8_synopsis_shows_every_command_and_option() {
+        let man = include_str!("../packaging/man/keyward.8").replace("\\-", "-");
+        let synopsis =
+            &man[man.find(".SH SYNOPSIS").unwrap()..man.find(".SH DESCRIPTION").unwrap()];
+        let mut missing = Vec::new();
+        let cli = super::Cli::command();
+        for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+            let name = sub.get_name();
+            let Some(block) = synopsis
+                .split(".br")
+                .find(|b| b.lines().any(|l| l == format!(".B {name}")))
+            else {
+                missing.push(name.to_string());
+                continue;
+            };
+            for long in sub.get_arguments().filter_map(|a| a.get_long()) {
+                if !block.contains(&format!("--{long}")) {
+                    missing.push(format!("{name} --{long}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "keyward.8's synopsis lacks {missing:?}");
+    }
+}

@@ -432,3 +432,19 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod man_page {
+    /// keyward.toml(5) names every key the config reads.
+    #[test]
+    fn keyward_toml_5_documents_every_key() {
+        let man = include_str!("../packaging/man/keyward.toml.5").replace("\\-", "-");
+        let text = super::Config::default().to_toml();
+        let missing: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
+            .filter(|k| !man.contains(k))
+            .collect();
+        assert!(missing.is_empty(), "keyward.toml.5 lacks {missing:?}");
+    }
+}
