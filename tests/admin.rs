@@ -408,6 +408,13 @@ fn check_explains_the_synology_home_step_by_step() {
         at("ok:      store: 1 key(s)") < at("as nobody: exit 0"),
         "{text}"
     );
+    // Where to read keyward's messages: journalctl only where journald runs.
+    if std::path::Path::new("/run/systemd/journal/socket").exists() {
+        assert!(text.contains("journalctl -t keyward"), "{text}");
+    } else {
+        assert!(!text.contains("journalctl"), "{text}");
+        assert!(text.contains("/var/log/auth.log"), "{text}");
+    }
     // The probe run is check's business, not a lookup sshd made.
     let logged = t.syslog.drain();
     assert!(
