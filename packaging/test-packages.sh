@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the .deb and .rpm, then prove the .deb on this machine: install it
+# Build the .deb and .rpm, check the .deb with lintian, then prove it on this machine: install it
 # (sshd unchanged), `keyward setup`, a real key login through the real sshd
 # with the system's own configuration, `setup --undo` and `dpkg --purge`
 # (sshd exactly as before, the admin's keys kept).
@@ -17,7 +17,7 @@ if [ -e /usr/bin/keyward ] && ! dpkg -S /usr/bin/keyward >/dev/null 2>&1; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in openssh-server openssh-client rpm python3; do
+for pkg in openssh-server openssh-client rpm python3 lintian; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] || { apt-get update -q && apt-get install -y -q "${need[@]}"; }
@@ -39,6 +39,10 @@ for f in /usr/bin/keyward /usr/share/man/man8/keyward.8 /usr/share/man/man5/keyw
     grep -qx "$f" <<<"$rpm_files" || die "$rpm lacks $f"
 done
 dpkg-deb -f "$deb" Depends | grep -q openssh-server || die "$deb does not depend on openssh-server"
+# Debian's own package checker: no error and no warning.
+lintian --fail-on error,warning "$deb" 2>&1 | grep -v "running with root privileges" || true
+lintian --fail-on error,warning "$deb" >/dev/null 2>&1 || die "lintian finds errors or warnings in $deb"
+say "lintian: no errors, no warnings"
 
 USER_NAME=kwtpkg$$
 WORK=/var/lib/keyward-pkgtest
