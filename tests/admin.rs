@@ -465,6 +465,24 @@ fn check_explains_the_synology_home_step_by_step() {
         "{levels:?}"
     );
 
+    // A home the admin accepts: check and audit say so.
+    t.write_config(&format!(
+        "[home_check]\naccepted_homes = [\"{}/*\"]",
+        homes(&t).display()
+    ));
+    let text = stdout(&t.admin(&["check", "--sshd-config", config.to_str().unwrap(), &u.name]));
+    assert!(
+        text.contains("(accepted in keyward.toml: logged at info)")
+            && !text.contains("\nwarning: sshd refuses"),
+        "{text}"
+    );
+    let audit = stdout(&t.admin(&["audit"]));
+    assert!(
+        audit.contains("home warnings lowered to info (accepted in keyward.toml)"),
+        "{audit}"
+    );
+    t.write_config("");
+
     // Without a store key the login fails: exit 1, and no fingerprint is
     // made up to try the command with.
     fs::remove_file(t.user_file(&u.name)).unwrap();

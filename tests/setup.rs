@@ -5,6 +5,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -110,6 +111,15 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
     let pw = nix::unistd::User::from_name("keyward").unwrap().unwrap();
     assert!(pw.uid.as_raw() < 1000 && pw.uid.as_raw() > 0, "{pw:?}");
     assert_eq!(pw.shell, Path::new("/usr/sbin/nologin"));
+    // ...and the home warnings' state directory, the command user's, 0700.
+    let state = fs::metadata(t.root.join("state/warned")).unwrap();
+    assert_eq!(state.uid(), pw.uid.as_raw());
+    assert_eq!(state.mode() & 0o7777, 0o700);
+    assert!(
+        stdout(&o).contains("home warnings: at most one per user every"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(fs::read(&config).unwrap(), main_before);
     let mtime = fs::metadata(&drop_in).unwrap().modified().unwrap();
 
