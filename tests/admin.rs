@@ -8,21 +8,6 @@ use std::os::unix::fs::{MetadataExt, chown, symlink};
 use std::process::Command;
 
 use common::*;
-use serde_json::Value;
-
-fn code(o: &std::process::Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn json(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)))
-}
-
-fn homes(t: &Tree) -> std::path::PathBuf {
-    let h = t.root.join("homes");
-    mkdir(&h, 0o755);
-    h
-}
 
 #[test]
 fn add_checks_every_line_refuses_duplicates_and_writes_root_0644() {

@@ -8,21 +8,6 @@ use std::fs;
 
 use base64::Engine;
 use common::*;
-use serde_json::Value;
-
-fn code(o: &std::process::Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn json(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)))
-}
-
-fn homes(t: &Tree) -> std::path::PathBuf {
-    let h = t.root.join("homes");
-    mkdir(&h, 0o755);
-    h
-}
 
 /// No byte that steers a terminal or splits a log line.
 fn assert_inert(what: &str, bytes: &[u8]) {
@@ -268,28 +253,6 @@ fn a_key_planted_in_a_writable_home_never_reaches_the_store() {
     );
 }
 
-fn setup(t: &Tree, config: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "setup",
-        "--binary",
-        t.bin.to_str().unwrap(),
-        "--sshd-config",
-        config.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    t.admin(&args)
-}
-
-fn backups(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("keyward-backup"))
-        .collect();
-    found.sort();
-    found
-}
-
 #[test]
 fn setup_takes_only_its_own_slot_and_writes_only_what_it_means() {
     let t = Tree::new();
@@ -304,7 +267,7 @@ fn setup_takes_only_its_own_slot_and_writes_only_what_it_means() {
         "{head}AuthorizedKeysCommand /usr/bin/true keys %u\nAuthorizedKeysCommandUser nobody\n"
     );
     write(&config, &foreign, 0o644);
-    let o = setup(&t, &config, &[]);
+    let o = setup_on(&t, &config, &[]);
     assert_eq!(code(&o), 78, "{}{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("--replace"), "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&config).unwrap(), foreign);
@@ -317,7 +280,7 @@ fn setup_takes_only_its_own_slot_and_writes_only_what_it_means() {
         old.display()
     );
     write(&config, &older, 0o644);
-    let o = setup(&t, &config, &[]);
+    let o = setup_on(&t, &config, &[]);
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
 
     // A line break in the config path would start a directive of its own.
@@ -349,8 +312,8 @@ fn setup_takes_only_its_own_slot_and_writes_only_what_it_means() {
     let dsm = t.root.join("dsm/sshd_config");
     mkdir(dsm.parent().unwrap(), 0o755);
     write(&dsm, &stock, 0o644);
-    assert_eq!(code(&setup(&t, &dsm, &[])), 0);
-    let o = setup(&t, &dsm, &["--undo"]);
+    assert_eq!(code(&setup_on(&t, &dsm, &[])), 0);
+    let o = setup_on(&t, &dsm, &["--undo"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let kept = backups(dsm.parent().unwrap());
     assert_eq!(kept.len(), 2, "{kept:?}");
@@ -360,7 +323,7 @@ fn setup_takes_only_its_own_slot_and_writes_only_what_it_means() {
     // A Match block that gives some users another command is named.
     let with_match = format!("{stock}Match User bob\n    AuthorizedKeysCommand /usr/bin/true %u\n");
     write(&dsm, &with_match, 0o644);
-    let o = setup(&t, &dsm, &[]);
+    let o = setup_on(&t, &dsm, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let lines = with_match.lines().count();
     assert!(
@@ -389,7 +352,7 @@ fn setup_on_a_copy_never_writes_the_live_drop_in_directory() {
             ),
             0o644,
         );
-        let o = setup(&t, &copy, &[]);
+        let o = setup_on(&t, &copy, &[]);
         assert_eq!(code(&o), 78, "{include}: {}{}", stdout(&o), stderr(&o));
         assert!(stderr(&o).contains("not beside it"), "{}", stderr(&o));
         assert_eq!(live.exists(), was_there);

@@ -7,13 +7,9 @@ mod common;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
 
 /// `sshd -T -f CONFIG [-C user=USER,...]`: (command, command user).
 fn effective(config: &Path, user: Option<&str>) -> (String, String) {
@@ -46,18 +42,6 @@ fn ours(t: &Tree) -> String {
     )
 }
 
-fn setup(t: &Tree, config: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "setup",
-        "--binary",
-        t.bin.to_str().unwrap(),
-        "--sshd-config",
-        config.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    t.admin(&args)
-}
-
 /// A Debian 12 style sshd_config: Include of a drop-in directory first.
 fn debian(t: &Tree, extra: &str) -> (PathBuf, PathBuf) {
     let dir = t.root.join("sshd_config.d");
@@ -75,14 +59,6 @@ fn debian(t: &Tree, extra: &str) -> (PathBuf, PathBuf) {
     (config, dir)
 }
 
-fn backups(dir: &Path) -> Vec<PathBuf> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("keyward-backup"))
-        .collect()
-}
-
 #[test]
 fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
     let t = Tree::new();
@@ -90,7 +66,7 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
     let main_before = fs::read(&config).unwrap();
     let drop_in = dir.join("40-keyward.conf");
 
-    let o = setup(&t, &config, &["--dry-run"]);
+    let o = setup_on(&t, &config, &["--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stdout(&o).contains(&format!("+AuthorizedKeysCommand {}", ours(&t))),
@@ -99,7 +75,7 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
     );
     assert!(!drop_in.exists());
 
-    let o = setup(&t, &config, &[]);
+    let o = setup_on(&t, &config, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stdout(&o).contains("not the system sshd_config"),
@@ -123,16 +99,16 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
     assert_eq!(fs::read(&config).unwrap(), main_before);
     let mtime = fs::metadata(&drop_in).unwrap().modified().unwrap();
 
-    let o = setup(&t, &config, &[]);
+    let o = setup_on(&t, &config, &[]);
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("nothing changed"), "{}", stdout(&o));
     assert_eq!(fs::metadata(&drop_in).unwrap().modified().unwrap(), mtime);
 
-    let o = setup(&t, &config, &["--undo"]);
+    let o = setup_on(&t, &config, &["--undo"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!drop_in.exists());
     assert_eq!(effective(&config, None), ("none".into(), "none".into()));
-    let o = setup(&t, &config, &["--undo"]);
+    let o = setup_on(&t, &config, &["--undo"]);
     assert!(stdout(&o).contains("nothing to undo"), "{}", stdout(&o));
 }
 
@@ -148,7 +124,7 @@ fn dsm_config_gets_the_lines_before_its_match_blocks_and_logins_work() {
     let (key, public) = t.keygen("dsm");
     write(&t.user_file(&u.name), format!("{public}\n"), 0o644);
 
-    let o = setup(&t, &config, &[]);
+    let o = setup_on(&t, &config, &[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let now = fs::read_to_string(&config).unwrap();
     let akc = now.find("AuthorizedKeysCommand ").unwrap();
@@ -189,7 +165,7 @@ fn dsm_config_gets_the_lines_before_its_match_blocks_and_logins_work() {
     let o = sshd.ssh(&key, &u.name, "echo in");
     assert_eq!(stdout(&o), "in\n", "{}\n{}", stderr(&o), sshd.log());
 
-    let o = setup(&t, &config, &["--undo"]);
+    let o = setup_on(&t, &config, &["--undo"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&config).unwrap(), stock);
 }
@@ -202,7 +178,7 @@ fn another_helper_keeps_its_slot_unless_replaced() {
     write(&config, format!("UsePAM no\n{other}"), 0o644);
     let before = fs::read(&config).unwrap();
 
-    let o = setup(&t, &config, &[]);
+    let o = setup_on(&t, &config, &[]);
     assert_eq!(code(&o), 78);
     assert!(
         stderr(&o).contains("sshd already runs AuthorizedKeysCommand /usr/bin/true %u"),
@@ -213,7 +189,7 @@ fn another_helper_keeps_its_slot_unless_replaced() {
     assert_eq!(fs::read(&config).unwrap(), before);
     assert!(backups(&t.root).is_empty());
 
-    let o = setup(&t, &config, &["--replace"]);
+    let o = setup_on(&t, &config, &["--replace"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(effective(&config, None), (ours(&t), "keyward".into()));
 
@@ -221,7 +197,7 @@ fn another_helper_keeps_its_slot_unless_replaced() {
     let t = Tree::new();
     let (config, dir) = debian(&t, "");
     write(&dir.join("10-other.conf"), other, 0o644);
-    let o = setup(&t, &config, &["--replace"]);
+    let o = setup_on(&t, &config, &["--replace"]);
     assert_eq!(code(&o), 78);
     assert!(
         stderr(&o).contains("still runs AuthorizedKeysCommand /usr/bin/true"),
@@ -274,7 +250,7 @@ fn broken_edit_is_rolled_back() {
 fn a_missing_command_user_is_named() {
     let t = Tree::new();
     let (config, dir) = debian(&t, "");
-    let o = setup(&t, &config, &["--command-user", "kwt-nosuchuser"]);
+    let o = setup_on(&t, &config, &["--command-user", "kwt-nosuchuser"]);
     assert_eq!(code(&o), 65);
     assert!(
         stderr(&o).contains("no user kwt-nosuchuser"),

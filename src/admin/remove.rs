@@ -19,6 +19,14 @@ struct Removed<'a> {
     removed: &'a [Record],
 }
 
+/// `file:line: type fingerprint comment`, how every key is named here.
+fn row(r: &Record) -> String {
+    format!(
+        "{}:{}: {} {} {}",
+        r.source, r.line, r.kind, r.fingerprint, r.comment
+    )
+}
+
 pub fn run(
     config: &Config,
     user: &OsStr,
@@ -47,83 +55,12 @@ pub fn run(
             None => r.comment == comment.trim(),
         }));
     }
-    if matched.len() > 1 && !all && !dry_run {
-        let list: Vec<String> = matched
-            .iter()
-            .map(|r| {
-                format!(
-                    "  {}:{}: {} {} {}",
-                    r.source, r.line, r.kind, r.fingerprint, r.comment
-                )
-            })
-            .collect();
-        return Err(Failure::new(
-            Exit::DataErr,
-            format!(
-                "{} keys match; nothing removed. Add --all to remove them all, or name one by \
-                 its fingerprint:\n{}",
-                matched.len(),
-                list.join("\n")
-            ),
-        ));
-    }
-    if dry_run {
-        let report = Removed {
-            user: user.display(),
-            dry_run,
-            removed: &matched,
-        };
-        out.emit(&report, |w| {
-            writeln!(w, "dry run: would remove {} key(s):", matched.len())?;
-            for r in &matched {
-                writeln!(
-                    w,
-                    "  {}:{}: {} {} {}",
-                    r.source, r.line, r.kind, r.fingerprint, r.comment
-                )?;
-            }
-            Ok(())
-        })?;
-        return Ok(if matched.is_empty() {
-            Exit::Attention
-        } else {
-            Exit::Ok
-        });
-    }
-    let mut removed = Vec::new();
-    for source in sources {
-        let mut keys = Keys::default();
-        inventory::scan_one(&source.path, &source.data, &now, &mut keys);
-        let hits: Vec<Record> = keys
-            .records
-            .into_iter()
-            .filter(|r| match &fingerprint {
-                Some(fp) => fp.matches(&r.blob),
-                None => r.comment == comment.trim(),
-            })
-            .collect();
-        if hits.is_empty() {
-            continue;
-        }
-        let kept: Vec<&[u8]> = source
-            .data
-            .split(|&b| b == b'\n')
-            .enumerate()
-            .filter(|(i, _)| !hits.iter().any(|h| h.line == i + 1))
-            .map(|(_, l)| l)
-            .collect();
-        writer.rewrite(&entry, &source, &kept.join(&b'\n'))?;
-        removed.extend(hits);
-    }
-    if !removed.is_empty() {
-        writer.reindex(&user)?;
-    }
     let report = Removed {
         user: user.display(),
         dry_run,
-        removed: &removed,
+        removed: &matched,
     };
-    if removed.is_empty() {
+    if matched.is_empty() {
         out.emit(&report, |_| Ok(()))?;
         return Err(Failure::new(
             Exit::Attention,
@@ -139,13 +76,46 @@ pub fn run(
             ),
         ));
     }
+    if matched.len() > 1 && !all && !dry_run {
+        let list: Vec<String> = matched.iter().map(|r| format!("  {}", row(r))).collect();
+        return Err(Failure::new(
+            Exit::DataErr,
+            format!(
+                "{} keys match; nothing removed. Add --all to remove them all, or name one by \
+                 its fingerprint:\n{}",
+                matched.len(),
+                list.join("\n")
+            ),
+        ));
+    }
+    if !dry_run {
+        for source in &sources {
+            let gone = |line: usize| {
+                matched
+                    .iter()
+                    .any(|r| r.path == source.path && r.line == line)
+            };
+            if !matched.iter().any(|r| r.path == source.path) {
+                continue;
+            }
+            let kept: Vec<&[u8]> = source
+                .data
+                .split(|&b| b == b'\n')
+                .enumerate()
+                .filter(|(i, _)| !gone(i + 1))
+                .map(|(_, l)| l)
+                .collect();
+            writer.rewrite(&entry, source, &kept.join(&b'\n'))?;
+        }
+        writer.reindex(&user)?;
+    }
     out.emit(&report, |w| {
-        for r in &removed {
-            writeln!(
-                w,
-                "removed {}:{}: {} {} {}",
-                r.source, r.line, r.kind, r.fingerprint, r.comment
-            )?;
+        if dry_run {
+            writeln!(w, "dry run: would remove {} key(s):", matched.len())?;
+        }
+        for r in &matched {
+            let verb = if dry_run { " " } else { "removed" };
+            writeln!(w, "{verb} {}", row(r))?;
         }
         Ok(())
     })?;

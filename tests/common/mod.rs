@@ -394,6 +394,47 @@ impl Drop for User {
     }
 }
 
+/// The exit status, -1 for a signal.
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// stdout as one JSON document.
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(o), stderr(o)))
+}
+
+/// A root-owned 0755 directory for the tree's users' homes.
+pub fn homes(t: &Tree) -> PathBuf {
+    let h = t.root.join("homes");
+    mkdir(&h, 0o755);
+    h
+}
+
+/// `keyward setup --binary <tree's> --sshd-config CONFIG EXTRA...`.
+pub fn setup_on(t: &Tree, config: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "setup",
+        "--binary",
+        t.bin.to_str().unwrap(),
+        "--sshd-config",
+        config.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    t.admin(&args)
+}
+
+/// The backups setup left in `dir`, oldest first.
+pub fn backups(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("keyward-backup"))
+        .collect();
+    found.sort();
+    found
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
