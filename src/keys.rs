@@ -180,6 +180,13 @@ impl Did {
             Did::Served {
                 served,
                 with_fingerprint: true,
+            } if served.granted_by.is_empty() && served.ca_lines > 0 => format!(
+                "keyward served {} cert-authority line(s) from its store for a certificate login",
+                served.ca_lines
+            ),
+            Did::Served {
+                served,
+                with_fingerprint: true,
             } if served.granted_by.is_empty() => {
                 "the offered key is not in keyward's store either".to_string()
             }
