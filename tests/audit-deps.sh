@@ -33,9 +33,13 @@ fi
 # gate DIR: the vulnerable crates compiled into the crate in DIR, one line
 # each; exit 1 when there is any.
 gate() {
-    local dir=$1 report
-    report=$(cargo audit "${args[@]}" --json --file "$dir/Cargo.lock" 2>/dev/null) || true
-    [ -n "$report" ] || { echo "audit-deps: cargo audit gave no report for $dir" >&2; return 2; }
+    local dir=$1 report err=target/audit-deps.err
+    report=$(cargo audit "${args[@]}" --json --file "$dir/Cargo.lock" 2>"$err") || true
+    if [ -z "$report" ]; then
+        echo "audit-deps: cargo audit gave no report for $dir: $(tail -n 3 "$err")" >&2
+        [ -n "$src" ] || echo "audit-deps: no advisory database here and none could be fetched; put the RustSec snapshot in ../shared/advisory-db or name it in KEYWARD_ADVISORY_DB" >&2
+        return 2
+    fi
     python3 - "$dir" "$report" <<'PY'
 import json, subprocess, sys
 directory, report = sys.argv[1], json.loads(sys.argv[2])
