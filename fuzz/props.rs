@@ -13,8 +13,11 @@ use keyward::config::Config;
 use keyward::fingerprint::Fingerprint;
 use keyward::index::{self, Hit};
 use keyward::keys::{Verdict, judge};
+use keyward::offered::Offered;
 use keyward::sshd_config;
 use keyward::trusted::FileId;
+
+use base64::Engine;
 
 /// A fingerprint no line carries (no SHA-256 preimage is known for it).
 const NOBODY: Fingerprint = Fingerprint::Sha256([0x5a; 32]);
@@ -22,8 +25,9 @@ const NOBODY: Fingerprint = Fingerprint::Sha256([0x5a; 32]);
 /// The line parser and the key filter, on every line of `data`: no panic;
 /// an accepted line is printed byte for byte and holds no NUL, CR or LF;
 /// the key's own fingerprint selects it, another key's never does (unless
-/// it is a cert-authority line, which every lookup serves); error text
-/// carries no control byte.
+/// it is a cert-authority line, which every fingerprint lookup serves);
+/// the key itself (`%k`) selects it exactly when it is no cert-authority
+/// line; error text carries no control byte.
 pub fn line(data: &[u8]) {
     for raw in data.split(|&b| b == b'\n') {
         match parse_line(raw) {
@@ -34,14 +38,18 @@ pub fn line(data: &[u8]) {
                     Verdict::Served(l) => assert_eq!(l.text, line.text),
                     v => panic!("parsed but not served without a fingerprint: {v:?}"),
                 }
-                let own = Fingerprint::of_sha256(&line.blob);
+                let own = Offered::Fingerprint(Fingerprint::of_sha256(&line.blob));
                 match judge(raw, Some(&own)) {
                     Verdict::Served(l) => assert_eq!(l.text, line.text),
                     v => panic!("its own fingerprint does not select it: {v:?}"),
                 }
-                if let Verdict::Served(l) = judge(raw, Some(&NOBODY)) {
+                if let Verdict::Served(l) = judge(raw, Some(&Offered::Fingerprint(NOBODY))) {
                     assert!(l.options.cert_authority, "served for another key");
                 }
+                let b64 = base64::engine::general_purpose::STANDARD.encode(&line.blob);
+                let key = Offered::parse(b64.as_bytes()).expect("a key sshd reads is a %k");
+                let by_key = matches!(judge(raw, Some(&key)), Verdict::Served(_));
+                assert_eq!(by_key, !line.options.cert_authority, "the key itself");
             }
             Ok(None) => assert!(matches!(judge(raw, None), Verdict::Ignored)),
             Err(e) => {

@@ -64,7 +64,7 @@ getent passwd keyward | grep -q ':/usr/sbin/nologin$' || die "postinst did not c
 say "installed; sshd unchanged"
 
 keyward setup --no-reload
-[ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommand" { $1 = ""; print substr($0, 2) }')" = "/usr/bin/keyward keys %u %f %h %U" ] \
+[ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommand" { $1 = ""; print substr($0, 2) }')" = "/usr/bin/keyward keys %u %k %h %U" ] \
     || die "setup did not register keyward"
 [ "$(/usr/sbin/sshd -T | awk '$1 == "authorizedkeyscommanduser" { print $2 }')" = keyward ] \
     || die "setup did not register the command user keyward"

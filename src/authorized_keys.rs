@@ -352,6 +352,16 @@ pub fn candidate(raw: &[u8]) -> Option<Candidate> {
         .map(Candidate::Key)
 }
 
+/// The key field of a line as written (the base64 after the type), without
+/// decoding it; `None` for blank, comment and malformed lines.
+pub fn key_field(raw: &[u8]) -> Option<&[u8]> {
+    let line = content(raw)?;
+    let (_, key_part) = split_options(line).ok()?;
+    let label = token(key_part);
+    let field = token(skip_blanks(&key_part[label.len()..]));
+    (!field.is_empty()).then_some(field)
+}
+
 /// A cheap pre-filter for fingerprint lookups: false only when the line can
 /// neither be a `cert-authority` line nor carry the key `fp` names. Lines it
 /// passes still go through `parse_line`, so nothing unchecked is ever served;

@@ -19,7 +19,7 @@ use crate::keys;
     version,
     about = "Serve SSH keys to sshd from a root-owned store, and say why a home breaks key login",
     long_about = "keyward is run by sshd as its AuthorizedKeysCommand:\n\n    \
-        AuthorizedKeysCommand /usr/bin/keyward keys %u %f %h %U\n    \
+        AuthorizedKeysCommand /usr/bin/keyward keys %u %k %h %U\n    \
         AuthorizedKeysCommandUser keyward\n\n\
         It prints the user's lines from /etc/keyward/users/USER (a file, or a directory of \
         fragments) and logs to syslog when sshd's StrictModes would refuse the user's own \
@@ -298,15 +298,15 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
     if let [one] = args {
         if (one == "--help" || one == "-h") && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             eprintln!(
-                "usage: keyward [--config FILE] keys USER [FINGERPRINT [HOME UID]]\n\
-                 sshd runs this (AuthorizedKeysCommand ... keys %u %f %h %U); every argument is \
+                "usage: keyward [--config FILE] keys USER [KEY|FINGERPRINT [HOME UID]]\n\
+                 sshd runs this (AuthorizedKeysCommand ... keys %u %k %h %U); every argument is \
                  data. See keyward(8)."
             );
             return Exit::Usage;
         }
     }
     // clap enforces one to four values; HOME comes only with UID.
-    let (user, fingerprint, home_uid) = match args {
+    let (user, offered, home_uid) = match args {
         [user] => (user, None, None),
         [user, fp] => (user, Some(fp.as_os_str()), None),
         [user, fp, home, uid] => (
@@ -315,14 +315,14 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
             Some((home.as_os_str(), uid.as_os_str())),
         ),
         _ => {
-            eprintln!("keyward: keys takes USER [FINGERPRINT [HOME UID]]");
+            eprintln!("keyward: keys takes USER [KEY|FINGERPRINT [HOME UID]]");
             return Exit::Usage;
         }
     };
     let req = keys::Request {
         config,
         user,
-        fingerprint,
+        offered,
         home_uid,
     };
     let mut out = std::io::stdout().lock();

@@ -15,6 +15,7 @@ use crate::exit::Exit;
 use crate::fingerprint::Fingerprint;
 use crate::index;
 use crate::log::{self, Log};
+use crate::offered::Offered;
 use crate::store::{self, Entry, UserFiles, UserName};
 use crate::strict_modes::{self, Account};
 use crate::trusted::{self, Trusted, UnsafePath};
@@ -28,7 +29,8 @@ const MAX_LINE_WARNINGS: usize = 20;
 pub struct Request<'a> {
     pub config: Option<&'a Path>,
     pub user: &'a OsStr,
-    pub fingerprint: Option<&'a OsStr>,
+    /// sshd's `%k` (the offered key) or `%f` (its fingerprint).
+    pub offered: Option<&'a OsStr>,
     /// sshd's `%h` and `%U`: the user's home and uid as sshd has them, so
     /// the home check need not ask the user database again.
     pub home_uid: Option<(&'a OsStr, &'a OsStr)>,
@@ -51,9 +53,7 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
     // Judge the arguments before any file is opened; the config is read
     // first only to learn where to report a refusal.
     let user = UserName::new(req.user);
-    let fingerprint = req
-        .fingerprint
-        .map(|f| Fingerprint::parse(f.as_encoded_bytes()));
+    let offered = req.offered.map(|f| Offered::parse(f.as_encoded_bytes()));
     let config = match Config::load(req.config) {
         Ok(c) => c,
         Err(e) => {
@@ -83,12 +83,13 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
             return Exit::DataErr;
         }
     };
-    let fingerprint = match fingerprint {
+    let offered = match offered {
         None => None,
         Some(Ok(f)) => Some(f),
         Some(Err(e)) => {
             log.err(&format!(
-                "refusing lookup for user {}: fingerprint argument is {e}; check the %f in sshd's AuthorizedKeysCommand",
+                "refusing lookup for user {}: the second argument is {e}; check the %k (or %f) in \
+                 sshd's AuthorizedKeysCommand",
                 user.display()
             ));
             return Exit::DataErr;
@@ -100,14 +101,14 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
             log.err(&format!(
-                "refusing lookup for user {}: {e}; the AuthorizedKeysCommand line should end in `%u %f %h %U`",
+                "refusing lookup for user {}: {e}; the AuthorizedKeysCommand line should end in `%u %k %h %U`",
                 user.display()
             ));
             return Exit::DataErr;
         }
     };
 
-    let result = lookup(&config, &user, fingerprint.as_ref(), &mut log);
+    let result = lookup(&config, &user, offered.as_ref(), &mut log);
     // What this lookup did, for the home warning to say truthfully.
     let mut did = Did::Failed;
     let exit = match result {
@@ -116,10 +117,10 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
             .and_then(|_| stdout.flush())
         {
             Ok(()) => {
-                log.info(&summary(&user, fingerprint.as_ref(), &served));
+                log.info(&summary(&user, offered.as_ref(), &served));
                 did = Did::Served {
                     served,
-                    with_fingerprint: fingerprint.is_some(),
+                    with_fingerprint: offered.is_some(),
                 };
                 Exit::Ok
             }
@@ -222,7 +223,7 @@ fn open_log(config: &Config) -> Log {
 pub fn lookup(
     config: &Config,
     user: &UserName,
-    fingerprint: Option<&Fingerprint>,
+    offered: Option<&Offered>,
     log: &mut Log,
 ) -> Result<Served, UnsafePath> {
     let Some(UserFiles { root, entry }) = store::open_user(&config.store, user)? else {
@@ -236,8 +237,9 @@ pub fn lookup(
     // A single small file is read faster than an index; a fragment
     // directory may have one whatever its size is.
     let worth_an_index = entry.known_size().is_none_or(|n| n >= index::MIN_BYTES);
-    let indexed = match fingerprint {
-        Some(Fingerprint::Sha256(fp)) if worth_an_index => {
+    // With the key itself there is nothing to hash, so no index to use.
+    let indexed = match offered {
+        Some(Offered::Fingerprint(Fingerprint::Sha256(fp))) if worth_an_index => {
             index_hits(&root, &entry, user, fp, log)?
         }
         _ => None,
@@ -249,7 +251,7 @@ pub fn lookup(
                 raw,
                 path,
                 hit.line as usize,
-                fingerprint,
+                offered,
                 &mut served,
                 &mut skipped,
                 log,
@@ -262,7 +264,7 @@ pub fn lookup(
                     raw,
                     &source.path,
                     i + 1,
-                    fingerprint,
+                    offered,
                     &mut served,
                     &mut skipped,
                     log,
@@ -343,12 +345,12 @@ fn consider(
     raw: &[u8],
     path: &Path,
     number: usize,
-    fingerprint: Option<&Fingerprint>,
+    offered: Option<&Offered>,
     served: &mut Served,
     skipped: &mut usize,
     log: &mut Log,
 ) {
-    let line = match judge(raw, fingerprint) {
+    let line = match judge(raw, offered) {
         Verdict::Ignored => return,
         Verdict::Invalid(e) => {
             *skipped += 1;
@@ -361,7 +363,7 @@ fn consider(
     };
     if line.options.cert_authority {
         served.ca_lines += 1;
-    } else if fingerprint.is_some() {
+    } else if offered.is_some() {
         served
             .granted_by
             .push(format!("{}:{number}", log::path(path)));
@@ -383,45 +385,39 @@ pub enum Verdict<'a> {
 }
 
 /// The one decision `keys` makes per line, also the fuzzers' subject.
-pub fn judge<'a>(raw: &'a [u8], fingerprint: Option<&Fingerprint>) -> Verdict<'a> {
-    // With a fingerprint, most lines are for other keys: hashing the key
-    // field is enough to set them aside without a full parse.
-    if fingerprint.is_some_and(|fp| !authorized_keys::may_match(raw, fp)) {
+pub fn judge<'a>(raw: &'a [u8], offered: Option<&Offered>) -> Verdict<'a> {
+    // With a key or fingerprint, most lines are for other keys: comparing
+    // or hashing the key field is enough to set them aside unparsed.
+    if offered.is_some_and(|o| !o.may_match(raw)) {
         return Verdict::Ignored;
     }
     match authorized_keys::parse_line(raw) {
         Ok(None) => Verdict::Ignored,
         Err(e) => Verdict::Invalid(e),
-        Ok(Some(line)) if select(&line, fingerprint) => Verdict::Served(line),
+        Ok(Some(line)) if offered.is_none_or(|o| o.selects(&line)) => Verdict::Served(line),
         Ok(Some(_)) => Verdict::Ignored,
     }
 }
 
-/// With sshd's `%f`, only the key with that fingerprint, plus every CA line:
-/// for a certificate login `%f` names the user's key, never the CA's.
-fn select(line: &KeyLine, fingerprint: Option<&Fingerprint>) -> bool {
-    match fingerprint {
-        None => true,
-        Some(_) if line.options.cert_authority => true,
-        Some(fp) => fp.matches(&line.blob),
-    }
-}
-
-fn summary(user: &UserName, fingerprint: Option<&Fingerprint>, s: &Served) -> String {
+fn summary(user: &UserName, offered: Option<&Offered>, s: &Served) -> String {
     let u = user.display();
     if s.files == 0 {
         return format!("user {u}: no keys in the store");
     }
-    match fingerprint {
+    match offered.map(|o| (o.fingerprint(), o)) {
         None => format!(
             "user {u}: served {} key line(s) from {} store file(s)",
             s.lines, s.files
         ),
-        Some(fp) if s.granted_by.is_empty() => format!(
+        Some((fp, Offered::Key(k))) if k.certificate => format!(
+            "user {u}: certificate for key {fp}: served {} cert-authority line(s) of its CA",
+            s.ca_lines
+        ),
+        Some((fp, _)) if s.granted_by.is_empty() => format!(
             "user {u}: no key in the store has fingerprint {fp}; served {} cert-authority line(s)",
             s.ca_lines
         ),
-        Some(fp) => format!(
+        Some((fp, _)) => format!(
             "user {u}: key {fp} found at {}{}; served {} line(s) ({} cert-authority)",
             s.granted_by.join(", "),
             if s.via_index { " (via the index)" } else { "" },
@@ -500,17 +496,33 @@ mod tests {
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPjxbcCt16ae+JIX96e3/y7b+Z1IVkdp4aRj8KNT/aMG";
     const FP: &str = "SHA256:XRWtJIs5DWA/7+yjkGtxNm+ex7pm/L1fWlsM6gi8aAs";
 
-    fn line(s: &str) -> KeyLine<'_> {
-        authorized_keys::parse_line(s.as_bytes()).unwrap().unwrap()
+    fn served(raw: &str, offered: Option<&Offered>) -> bool {
+        matches!(judge(raw.as_bytes(), offered), Verdict::Served(_))
     }
 
     #[test]
     fn fingerprint_selects_its_key_and_every_ca_line() {
-        let fp = Fingerprint::parse(FP.as_bytes()).unwrap();
-        assert!(select(&line(KEY), Some(&fp)));
-        assert!(!select(&line(OTHER), Some(&fp)));
+        let fp = Offered::parse(FP.as_bytes()).unwrap();
+        assert!(served(KEY, Some(&fp)));
+        assert!(!served(OTHER, Some(&fp)));
         let ca = format!("cert-authority {OTHER}");
-        assert!(select(&line(&ca), Some(&fp)));
-        assert!(select(&line(OTHER), None));
+        assert!(served(&ca, Some(&fp)));
+        assert!(served(OTHER, None));
+    }
+
+    #[test]
+    fn the_key_itself_selects_its_lines_and_no_ca_line() {
+        let (_, b64) = KEY.split_once(' ').unwrap();
+        let key = Offered::parse(b64.as_bytes()).unwrap();
+        assert_eq!(key.fingerprint().to_string(), FP);
+        assert!(served(&format!("no-pty {KEY} c"), Some(&key)));
+        assert!(!served(OTHER, Some(&key)));
+        assert!(!served(&format!("cert-authority {KEY}"), Some(&key)));
+        // Blanks inside the key field that decoding skips: still the key.
+        let split = format!("ssh-ed25519 {}\x0b{}", &b64[..20], &b64[20..]);
+        assert!(served(&split, Some(&key)));
+        // Not a key at all, or a fingerprint of the wrong form.
+        assert!(Offered::parse(b"AAAA").is_err());
+        assert!(Offered::parse(b"SHA256:short").is_err());
     }
 }

@@ -14,6 +14,7 @@ pub mod index;
 pub mod inventory;
 pub mod keys;
 pub mod log;
+pub mod offered;
 pub mod platform;
 pub mod report;
 pub mod sshd;

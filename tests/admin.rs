@@ -503,8 +503,8 @@ fn check_names_what_breaks_the_command_line() {
             "uses %C, which sshd 9.2 does not expand",
         ),
         (
-            format!("AuthorizedKeysCommand {bin} --config {cfg} keys %u %k\n"),
-            "the second argument is \"%k\", not %f",
+            format!("AuthorizedKeysCommand {bin} --config {cfg} keys %u %t\n"),
+            "the second argument is \"%t\", not %k or %f",
         ),
         (
             format!("AuthorizedKeysCommand {bin} --config {cfg} keys %u %f %U %h\n"),

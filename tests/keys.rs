@@ -226,7 +226,14 @@ fn bad_fingerprint_argument_fails_closed() {
     let out = t.keys_as_nobody(&["alice", "SHA256:nope"]);
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(stdout(&out), "");
-    expect_msg(&t.syslog.drain(), ERR, &["fingerprint argument"]);
+    expect_msg(&t.syslog.drain(), ERR, &["second argument is not a key fingerprint"]);
+    // Nor is anything that is not a key a %k.
+    for bad in ["AAAA", "not base64!", "c3NoLWVkMjU1MTk="] {
+        let out = t.keys_as_nobody(&["alice", bad]);
+        assert_eq!(out.status.code(), Some(65), "{bad}");
+        assert_eq!(stdout(&out), "");
+        expect_msg(&t.syslog.drain(), ERR, &["second argument is not a key as sshd's %k gives it"]);
+    }
 }
 
 fn assert_refused(t: &Tree, parts: &[&str]) {
@@ -472,7 +479,7 @@ fn home_and_uid_from_sshd_are_used_and_checked() {
         let out = t.keys_as_nobody(&[name, &fp, h, u]);
         assert_eq!(out.status.code(), Some(65), "{h} {u}");
         assert_eq!(stdout(&out), "");
-        expect_msg(&t.syslog.drain(), ERR, &[why, "%u %f %h %U"]);
+        expect_msg(&t.syslog.drain(), ERR, &[why, "%u %k %h %U"]);
     }
 }
 

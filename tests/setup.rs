@@ -36,7 +36,7 @@ fn effective(config: &Path, user: Option<&str>) -> (String, String) {
 
 fn ours(t: &Tree) -> String {
     format!(
-        "{} --config {} keys %u %f %h %U",
+        "{} --config {} keys %u %k %h %U",
         t.bin.display(),
         t.config.display()
     )
@@ -288,7 +288,7 @@ fn synology_scripts_install_and_reapply_after_an_update() {
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     let want = format!(
-        "{0}/bin/keyward --config {0}/keyward.toml keys %u %f %h %U",
+        "{0}/bin/keyward --config {0}/keyward.toml keys %u %k %h %U",
         base.display()
     );
     assert_eq!(

@@ -354,3 +354,92 @@ fn without_a_syslog_socket_login_works_and_setup_and_check_say_so() {
     with_socket(&stream);
     assert!(check().1.contains("is a stream socket"), "{}", check().1);
 }
+
+/// sshd's `%k`: the offered key itself, compared as bytes. A plain key gets
+/// exactly its own line; a certificate only the line of the CA that signed
+/// it; a key not in the store nothing.
+#[test]
+fn offered_key_k_selects_exactly_the_line_sshd_can_use() {
+    let (t, u) = setup(0o755);
+    let (key, public) = t.keygen("laptop");
+    let (_, other) = t.keygen("other");
+    let (stranger, _) = t.keygen("stranger");
+    let (ca, ca_public) = t.keygen("ca");
+    let (_, other_ca) = t.keygen("other-ca");
+    let (certified, _) = t.keygen("certified");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "k-cert", "-n", &u.name, "-V", "-5m:+1h"])
+        .arg(format!("{}.pub", certified.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    write(
+        &t.user_file(&u.name),
+        format!("{other}\ncert-authority {other_ca}\n{public}\ncert-authority {ca_public}\n"),
+        0o644,
+    );
+    let port = free_port();
+    let config = t.sshd_config(
+        port,
+        &format!(
+            "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u %k %h %U\n",
+            t.bin.display(),
+            t.config.display()
+        ),
+    );
+    let sshd = Sshd::start(&config, &[], port, &t.root.join("sshd.log"));
+
+    // What sshd gets for each: the plain key's own line, the signing CA's line.
+    let b64 = |line: &str| line.split(' ').nth(1).unwrap().to_string();
+    let run = t.keys_as_nobody(&[&u.name, &b64(&public)]);
+    assert_eq!(stdout(&run), format!("{public}\n"), "{}", stderr(&run));
+    let cert = fs::read_to_string(format!("{}-cert.pub", certified.display())).unwrap();
+    let run = t.keys_as_nobody(&[&u.name, &b64(&cert)]);
+    assert_eq!(stdout(&run), format!("cert-authority {ca_public}\n"));
+    let msgs = t.syslog.drain();
+    expect_msg(
+        &msgs,
+        INFO,
+        &[
+            "certificate for key SHA256:",
+            "served 1 cert-authority line(s) of its CA",
+        ],
+    );
+
+    // And through sshd: a plain key, a certificate, a stranger.
+    let out = sshd.ssh(&key, &u.name, "true");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    expect_msg(
+        &t.syslog.drain(),
+        INFO,
+        &[&format!("key {} found at", fingerprint(&public, "sha256"))],
+    );
+    let out = sshd.ssh(&certified, &u.name, "true");
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", sshd.log());
+    assert!(
+        sshd.log().contains("Accepted certificate ID \"k-cert\""),
+        "{}",
+        sshd.log()
+    );
+    let out = sshd.ssh(&stranger, &u.name, "true");
+    assert_ne!(out.status.code(), Some(0));
+    // Two logins accepted (the key, the certificate), the stranger failed;
+    // sshd found each accepted key on line 1 of what keyward printed.
+    let log = sshd.log();
+    assert_eq!(
+        log.matches(&format!("Accepted publickey for {}", u.name))
+            .count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("Failed publickey for {}", u.name)),
+        "{log}"
+    );
+    assert!(
+        log.contains("keys %u %k %h %U:1") && !log.contains("%U:2"),
+        "{log}"
+    );
+}

@@ -34,7 +34,7 @@ struct CheckReport<'a> {
 }
 
 /// The line `keyward setup` writes, for fixes.
-const LINE: &str = "AuthorizedKeysCommand /usr/bin/keyward keys %u %f %h %U";
+const LINE: &str = "AuthorizedKeysCommand /usr/bin/keyward keys %u %k %h %U";
 
 pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let user = super::user_name(req.user)?;
@@ -242,12 +242,13 @@ fn command(
             );
         }
         match args.get(1).map(String::as_str) {
-            Some("%f") => {}
-            None => r.info("sshd: no %f: keyward prints all of the user's keys and sshd picks; %f is faster for users with many keys"),
+            Some("%k") => {}
+            Some("%f") => r.info("sshd: %f: keyward hashes every key to find the offered one; %k (the key itself) is faster, and gives a certificate only its CA's line (keyward setup registers %k)"),
+            None => r.info("sshd: no %k: keyward prints all of the user's keys and sshd picks; %k is faster for users with many keys"),
             Some(other) => {
                 good = false;
                 r.error(
-                    format!("sshd: the second argument is \"{other}\", not %f: keyward refuses anything but a fingerprint there"),
+                    format!("sshd: the second argument is \"{other}\", not %k or %f: keyward refuses anything but the offered key or its fingerprint there"),
                     Some(LINE.into()),
                 );
             }

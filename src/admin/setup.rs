@@ -552,8 +552,10 @@ fn command_line(binary: &Path, config: Option<&Path>) -> Result<String, Failure>
             ));
         }
     }
-    // %h and %U give the home check sshd's own view of the account.
-    parts.extend(["keys", "%u", "%f", "%h", "%U"].map(String::from));
+    // %k: the offered key itself, found by comparing bytes, and for a
+    // certificate only its CA's line; %h and %U give the home check sshd's
+    // own view of the account.
+    parts.extend(["keys", "%u", "%k", "%h", "%U"].map(String::from));
     Ok(parts.join(" "))
 }
 

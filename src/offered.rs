@@ -1,0 +1,126 @@
+//! What sshd's second argument names: the offered key's fingerprint (`%f`)
+//! or, better, the key itself (`%k`: base64 of the key blob, or of the
+//! certificate for a certificate login). The two are told apart by their
+//! form: a fingerprint starts with `SHA256:` or `MD5:`, which base64 never
+//! does (`:` is not in its alphabet).
+//!
+//! With the key itself, a lookup compares key fields as bytes and hashes
+//! nothing, and a certificate selects only the `cert-authority` line of the
+//! CA that signed it, which is the one line sshd can use.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ssh_key::{Certificate, PublicKey};
+
+use crate::authorized_keys::{self, KeyLine};
+use crate::fingerprint::{BadFingerprint, Fingerprint};
+
+pub enum Offered {
+    Fingerprint(Fingerprint),
+    Key(OfferedKey),
+}
+
+pub struct OfferedKey {
+    /// The key field a store line must carry: the key itself, or for a
+    /// certificate the signing CA's key, as base64 and as a blob.
+    want_b64: Vec<u8>,
+    want_blob: Vec<u8>,
+    pub certificate: bool,
+    /// Of the plain key, as sshd's `%f` would give it.
+    pub fingerprint: Fingerprint,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum BadOffered {
+    Fingerprint(BadFingerprint),
+    Key(String),
+}
+
+impl fmt::Display for BadOffered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadOffered::Fingerprint(e) => write!(f, "{e}"),
+            BadOffered::Key(e) => write!(
+                f,
+                "not a key as sshd's %k gives it (base64 of a public key or certificate): {e}"
+            ),
+        }
+    }
+}
+
+impl Offered {
+    pub fn parse(arg: &[u8]) -> Result<Offered, BadOffered> {
+        if arg.starts_with(b"SHA256:") || arg.starts_with(b"MD5:") {
+            return Fingerprint::parse(arg)
+                .map(Offered::Fingerprint)
+                .map_err(BadOffered::Fingerprint);
+        }
+        let bad =
+            |e: &dyn fmt::Display| BadOffered::Key(crate::log::escape(e.to_string().as_bytes()));
+        let blob = STANDARD.decode(arg).map_err(|e| bad(&e))?;
+        if let Ok(cert) = Certificate::from_bytes(&blob) {
+            let ca = PublicKey::from(cert.signature_key().clone())
+                .to_bytes()
+                .map_err(|e| bad(&e))?;
+            let plain = PublicKey::from(cert.public_key().clone())
+                .to_bytes()
+                .map_err(|e| bad(&e))?;
+            return Ok(Offered::Key(OfferedKey {
+                want_b64: STANDARD.encode(&ca).into_bytes(),
+                want_blob: ca,
+                certificate: true,
+                fingerprint: Fingerprint::of_sha256(&plain),
+            }));
+        }
+        PublicKey::from_bytes(&blob).map_err(|e| bad(&e))?;
+        Ok(Offered::Key(OfferedKey {
+            want_b64: arg.to_vec(),
+            fingerprint: Fingerprint::of_sha256(&blob),
+            want_blob: blob,
+            certificate: false,
+        }))
+    }
+
+    /// The offered key's fingerprint, for log lines.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        match self {
+            Offered::Fingerprint(fp) => fp,
+            Offered::Key(k) => &k.fingerprint,
+        }
+    }
+
+    /// A cheap pre-filter: false only when the line cannot be the one this
+    /// lookup wants. Lines it passes are still parsed in full.
+    pub fn may_match(&self, raw: &[u8]) -> bool {
+        match self {
+            Offered::Fingerprint(fp) => authorized_keys::may_match(raw, fp),
+            Offered::Key(k) => match authorized_keys::key_field(raw) {
+                // The same key, written as ssh-keygen writes it...
+                Some(field) if field == k.want_b64 => true,
+                // ...or with the blanks inside that base64 decoding skips.
+                Some(field) if field.iter().any(|b| matches!(b, 0x0b | 0x0c)) => {
+                    authorized_keys::candidate(raw)
+                        .is_some_and(|c| c == authorized_keys::Candidate::Key(k.want_blob.clone()))
+                }
+                _ => false,
+            },
+        }
+    }
+
+    /// Whether sshd could use this valid line for the offered key: a
+    /// fingerprint selects its key and every CA line (sshd's `%f` for a
+    /// certificate names the user's key, never the CA's); a plain key
+    /// selects the lines of exactly that key, never a CA line; a
+    /// certificate selects only the CA line of the key that signed it.
+    pub fn selects(&self, line: &KeyLine) -> bool {
+        match self {
+            Offered::Fingerprint(_) if line.options.cert_authority => true,
+            Offered::Fingerprint(fp) => fp.matches(&line.blob),
+            Offered::Key(k) => {
+                line.options.cert_authority == k.certificate && line.blob == k.want_blob
+            }
+        }
+    }
+}
