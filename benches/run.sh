@@ -59,6 +59,7 @@ chmod 0644 "$B"/*.toml
 # The key that logs in, and N-1 filler keys nobody holds; the real key is last.
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$B/id"
 FP=$(ssh-keygen -lf "$B/id.pub" | awk '{print $2}')
+KEY=$(awk '{print $2}' "$B/id.pub")     # what sshd's %k passes
 $PY - "$B" <<'EOF'
 import base64, os, struct, sys
 b = sys.argv[1]
@@ -124,7 +125,11 @@ measure() {  # name keys layout fp(yes/no|home) hc(on/off) config user catfile
     local name=$1 keys=$2 layout=$3 fp=$4 hc=$5 cfg=$6 user=$7 catfile=$8 runs
     runs=300; [ "$keys" -ge 10000 ] && runs=40
     local args=("$B/keyward" --config "$cfg" keys "$user")
-    [ "$fp" = no ] || args+=("$FP")
+    case $fp in
+        no) ;;
+        key) args+=("$KEY") ;;
+        *) args+=("$FP") ;;
+    esac
     # "home": sshd's %h %U as `keyward setup` registers them (a safe home).
     [ "$fp" != home ] || args+=("$B/home" 65534)
     hyperfine -N -w 10 -r $runs --export-json "$OUT/$name.json" \
@@ -134,6 +139,20 @@ measure() {  # name keys layout fp(yes/no|home) hc(on/off) config user catfile
     [ "$keys" -gt 100 ] || inter=$(interleave 1000 "${args[@]}" -- /usr/bin/cat "$catfile")
     summarize "$OUT/$name.json" "$name,$keys,$layout,$fp,$hc" "$rss" "$inter"
 }
+# %k: the offered key itself, on the store as an admin dropped it by hand
+# (no index): nothing is hashed.
+for n in 1 100 10000 100000; do
+    measure "file-$n-key" $n file key off "$B/home-off.toml" "u$n" "$B/store/users/u$n"
+    measure "frag-$n-key" $n fragments key off "$B/home-off.toml" "d$n" "$B/store/users/u$n"
+done
+# The floor of any Rust program: an empty one, against cat, in the same way.
+printf 'fn main() {}\n' > "$B/empty.rs"
+rustc -O -C panic=abort -o "$B/empty" "$B/empty.rs"
+EMPTY_RATIO=$(interleave 1000 "$B/empty" -- /usr/bin/cat "$B/store/users/u1")
+KEY1_RATIO=$(interleave 1000 "$B/keyward" --config "$B/home-off.toml" keys u1 "$KEY" -- /usr/bin/cat "$B/store/users/u1")
+echo "empty-rust-program,0,floor of any Rust binary,no,off,,,,,,$EMPTY_RATIO" >> "$CSV"
+echo "file-1-key-beside-empty,1,file,key,off,,,,,,$KEY1_RATIO" >> "$CSV"
+
 # The biggest user without its index, then every user indexed the way
 # `keyward add` would leave them (the store above was written by hand).
 measure "file-100000-fp-noindex" 100000 file yes off "$B/home-off.toml" "u100000" "$B/store/users/u100000"
@@ -160,7 +179,9 @@ mk_user() {
     install -d -m 0755 -o "$name" -g "$name" "$B/homes/$name"
     echo "$name"
 }
-U_FILE=$(mk_user f); U_KW=$(mk_user k)
+U_FILE=$(mk_user f); U_KW=$(mk_user k); U_ALL=$(mk_user a); U_ONE=$(mk_user o)
+install -m 0644 "$B/store/users/u100000" "$B/store/users/$U_ALL"
+install -m 0644 "$B/store/users/u100000" "$B/store/users/$U_ONE"
 install -d -m 0700 -o "$U_FILE" -g "$U_FILE" "$B/homes/$U_FILE/.ssh"
 install -m 0600 -o "$U_FILE" -g "$U_FILE" "$B/id.pub" "$B/homes/$U_FILE/.ssh/authorized_keys"
 install -m 0644 "$B/id.pub" "$B/store/users/$U_KW"
@@ -175,8 +196,12 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile .ssh/authorized_keys
-AuthorizedKeysCommand $B/keyward --config $B/home-on.toml keys %u %f %h %U
+AuthorizedKeysCommand $B/keyward --config $B/home-on.toml keys %u %k %h %U
 AuthorizedKeysCommandUser nobody
+# A 100,000-key user whose command prints every line, against one whose
+# command prints the one line %k names: sshd parses what it is given, twice.
+Match User $U_ALL
+    AuthorizedKeysCommand $B/keyward --config $B/home-on.toml keys %u
 EOF
 /usr/sbin/sshd -D -f "$B/sshd_config" & SSHD_PID=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
@@ -186,7 +211,47 @@ hyperfine -N -w 3 -r 40 --export-json "$OUT/login.json" \
     --command-name kw "$SSH $U_KW@127.0.0.1 true" \
     --command-name cat "$SSH $U_FILE@127.0.0.1 true" >/dev/null 2>&1
 # "cat" here is the AuthorizedKeysFile login: the column is the baseline.
-summarize "$OUT/login.json" "login-via-sshd,1,sshd AuthorizedKeysFile baseline,yes,on" "" ""
+summarize "$OUT/login.json" "login-via-sshd,1,sshd AuthorizedKeysFile baseline,key,on" "" ""
+$SSH "$U_ALL@127.0.0.1" true && $SSH "$U_ONE@127.0.0.1" true
+hyperfine -N -w 2 -r 15 --export-json "$OUT/login-100k.json" \
+    --command-name kw "$SSH $U_ALL@127.0.0.1 true" \
+    --command-name cat "$SSH $U_ONE@127.0.0.1 true" >/dev/null 2>&1
+# kw: all 100,000 lines printed (keys %u); cat: the one line %k selects.
+summarize "$OUT/login-100k.json" "login-100000-all-vs-one,100000,all lines vs the %k line,key,on" "" ""
+
+# 10,000 one-key fragments: keyward against coreos ssh-key-dir reading the
+# same fragments from ~/.ssh/authorized_keys.d, and cat of all of them.
+if command -v ssh-key-dir >/dev/null || cargo install ssh-key-dir --locked -q 2>/dev/null; then
+    SKD=$(command -v ssh-key-dir || echo "$HOME/.cargo/bin/ssh-key-dir")
+    U_DIR=$(mk_user d)
+    frag=$B/store/users/$U_DIR
+    install -d -m 0755 "$frag"
+    $PY - "$frag" "$B/id.pub" <<'EOF2'
+import base64, struct, sys
+d, real = sys.argv[1], open(sys.argv[2]).read()
+for i in range(9_999):
+    blob = struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + i.to_bytes(31, "big") + b"\x5a"
+    open(f"{d}/{i:05d}", "w").write(f"ssh-ed25519 {base64.b64encode(blob).decode()} f{i}\n")
+open(f"{d}/99999", "w").write(real)
+EOF2
+    chmod -R a+rX "$frag"
+    home=$B/homes/$U_DIR
+    install -d -m 0700 -o "$U_DIR" -g "$U_DIR" "$home/.ssh"
+    cp -r "$frag" "$home/.ssh/authorized_keys.d"
+    chown -R "$U_DIR:$U_DIR" "$home/.ssh/authorized_keys.d"
+    hyperfine -N -w 3 -r 30 --export-json "$OUT/frag10k.json" \
+        --command-name kw "$B/keyward --config $B/home-off.toml keys $U_DIR $KEY" \
+        --command-name ssh-key-dir "$SKD $U_DIR" \
+        --command-name cat "sh -c 'cat $frag/*'" >/dev/null 2>&1
+    $PY - "$OUT/frag10k.json" >> "$CSV" <<'EOF2'
+import json, statistics, sys
+r = {x["command"]: statistics.median(x["times"]) * 1000 for x in json.load(open(sys.argv[1]))["results"]}
+print(f"frag-10000-files-key,10000,10000 fragments,key,off,{r['kw']:.3f},,{r['cat']:.3f},{r['kw'] / r['cat']:.2f},,")
+print(f"ssh-key-dir-10000-files,10000,ssh-key-dir on the same fragments,no,off,{r['ssh-key-dir']:.3f},,{r['cat']:.3f},{r['ssh-key-dir'] / r['cat']:.2f},,")
+EOF2
+else
+    echo "benches: ssh-key-dir could not be installed; its row is left out" >&2
+fi
 
 $PY - "$CSV" "$OUT/latency.png" <<'EOF'
 import csv, sys
@@ -194,10 +259,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 rows = list(csv.DictReader(open(sys.argv[1])))
-print(f"{'case':24} {'median ms':>9} {'p99 ms':>8} {'floor ms':>8} {'ratio':>6} {'RSS KiB':>8} {'interleaved':>11}")
+print(f"{'case':30} {'median ms':>9} {'p99 ms':>8} {'floor ms':>8} {'ratio':>6} {'RSS KiB':>8} {'interleaved':>11}")
+def num(v, width, digits):
+    return f"{float(v):{width}.{digits}f}" if v else " " * width
 for r in rows:
-    print(f"{r['case']:24} {float(r['median_ms']):9.3f} {float(r['p99_ms']):8.3f} "
-          f"{float(r['cat_median_ms']):8.3f} {float(r['ratio_to_cat']):6.2f} {r['peak_rss_kib']:>8} "
+    print(f"{r['case']:30} {num(r['median_ms'], 9, 3)} {num(r['p99_ms'], 8, 3)} "
+          f"{num(r['cat_median_ms'], 8, 3)} {num(r['ratio_to_cat'], 6, 2)} {r['peak_rss_kib']:>8} "
           f"{r['interleaved_ratio']:>11}")
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for prefix, label in (("file-", "keyward, one file, %f"), ("frag-", "keyward, fragments, %f")):

@@ -257,18 +257,41 @@ pub fn lookup(
                 log,
             );
         }
-    } else {
-        entry.for_each(|source| {
-            for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
+    } else if let Some(Offered::Key(k)) = offered {
+        let mut budget = store::MAX_USER_BYTES;
+        // One buffer for every fragment: thousands of small files must not
+        // cost an allocation of the buffer each.
+        let size = entry.known_size().map_or(STREAM_CHUNK, |n| n as usize + 1);
+        let mut buf = Vec::with_capacity(size.min(2 * STREAM_CHUNK));
+        for i in 0..entry.len() {
+            let file = entry.open(i)?;
+            stream_candidates(&file, &mut budget, &mut buf, k.needle(), |raw, number| {
                 consider(
                     raw,
-                    &source.path,
-                    i + 1,
+                    &file.path,
+                    number,
                     offered,
                     &mut served,
                     &mut skipped,
                     log,
-                );
+                )
+            })?;
+        }
+    } else {
+        entry.for_each(|source| {
+            let mut each = |raw: &[u8], number: usize| {
+                consider(
+                    raw,
+                    &source.path,
+                    number,
+                    offered,
+                    &mut served,
+                    &mut skipped,
+                    log,
+                )
+            };
+            for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
+                each(raw, i + 1);
             }
         })?;
     }
@@ -280,6 +303,83 @@ pub fn lookup(
         ));
     }
     Ok(served)
+}
+
+/// With the key itself, the only lines that can carry it contain its
+/// base64 as written, or a \v or \f (which base64 decoding skips inside a
+/// key field): a SIMD search for those finds them without looking at the
+/// other lines at all. Each candidate, with its line number, still goes
+/// through `consider` (the byte comparison, then the full parse).
+fn candidates(data: &[u8], needle: &[u8], mut each: impl FnMut(&[u8], usize)) {
+    let mut starts: Vec<usize> = memchr::memmem::find_iter(data, needle)
+        .chain(memchr::memchr2_iter(0x0b, 0x0c, data))
+        .map(|at| memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1))
+        .collect();
+    starts.sort_unstable();
+    starts.dedup();
+    let (mut counted, mut number) = (0, 1);
+    for start in starts {
+        number += memchr::memchr_iter(b'\n', &data[counted..start]).count();
+        counted = start;
+        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+        each(&data[start..end], number);
+    }
+}
+
+/// How much of a store file `stream_candidates` reads at a time.
+const STREAM_CHUNK: usize = 256 * 1024;
+
+/// `candidates` over a store file read in pieces: a lookup touches a
+/// buffer of `STREAM_CHUNK` bytes however big the file is (a buffer of the whole
+/// file cost more in page faults than the search itself). Each piece is
+/// searched up to its last newline; the rest is carried into the next.
+fn stream_candidates(
+    file: &Trusted,
+    budget: &mut u64,
+    buf: &mut Vec<u8>,
+    needle: &[u8],
+    mut each: impl FnMut(&[u8], usize),
+) -> Result<(), UnsafePath> {
+    use std::io::Read;
+    let io = |e: std::io::Error| UnsafePath::Io {
+        path: file.path.clone(),
+        err: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+    };
+    let mut reader = std::fs::File::from(file.try_clone()?.fd);
+    buf.clear();
+    let (mut line_base, mut total) = (0usize, 0u64);
+    loop {
+        // Into the buffer's spare room, which is never zeroed first.
+        let n = (&mut reader)
+            .take(STREAM_CHUNK as u64)
+            .read_to_end(buf)
+            .map_err(io)?;
+        total += n as u64;
+        if total > *budget {
+            return Err(UnsafePath::TooLarge {
+                path: file.path.clone(),
+                size: total,
+                limit: *budget,
+            });
+        }
+        // At the end the rest is the last line; otherwise up to the last
+        // newline (a line longer than the buffer just waits for more).
+        let upto = match (n, memchr::memrchr(b'\n', buf)) {
+            (0, _) => buf.len(),
+            (_, Some(i)) => i + 1,
+            (_, None) => continue,
+        };
+        candidates(&buf[..upto], needle, |raw, number| {
+            each(raw, line_base + number)
+        });
+        line_base += memchr::memchr_iter(b'\n', &buf[..upto]).count();
+        if n == 0 {
+            break;
+        }
+        buf.drain(..upto);
+    }
+    *budget -= total;
+    Ok(())
 }
 
 /// A line the index pointed at, read from its store file.
@@ -508,6 +608,64 @@ mod tests {
         let ca = format!("cert-authority {OTHER}");
         assert!(served(&ca, Some(&fp)));
         assert!(served(OTHER, None));
+    }
+
+    #[test]
+    fn candidates_are_the_lines_that_can_carry_the_key_with_their_numbers() {
+        let (_, b64) = KEY.split_once(' ').unwrap();
+        let data = format!("# c\n{OTHER}\nno-pty {KEY} a\n\n{OTHER} \x0b\n{KEY}");
+        let mut seen = Vec::new();
+        candidates(data.as_bytes(), b64.as_bytes(), |raw, n| {
+            seen.push((n, String::from_utf8_lossy(raw).into_owned()))
+        });
+        assert_eq!(
+            seen,
+            [
+                (3, format!("no-pty {KEY} a")),
+                (5, format!("{OTHER} \x0b")),
+                (6, KEY.to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn streaming_finds_what_the_whole_file_search_finds() {
+        let (_, b64) = KEY.split_once(' ').unwrap();
+        let mut data = String::new();
+        for i in 0..12_000 {
+            data.push_str(&match i {
+                3_000 | 11_999 => format!("no-pty {KEY} c{i}\n"),
+                7_777 => format!("{OTHER} \x0b\n"),
+                _ => format!("{OTHER} filler {i}\n"),
+            });
+        }
+        data.push_str(KEY); // last line, no newline
+        assert!(data.len() > 3 * 256 * 1024);
+        let mut whole = Vec::new();
+        candidates(data.as_bytes(), b64.as_bytes(), |raw, n| {
+            whole.push((n, raw.to_vec()))
+        });
+        let path = std::env::temp_dir().join(format!("keyward-stream-{}", std::process::id()));
+        std::fs::write(&path, &data).unwrap();
+        let file = Trusted {
+            fd: std::fs::File::open(&path).unwrap().into(),
+            path: path.clone(),
+            kind: trusted::Kind::File,
+            size: data.len() as u64,
+            id: trusted::FileId::default(),
+        };
+        std::fs::remove_file(&path).unwrap();
+        let mut streamed = Vec::new();
+        let mut budget = store::MAX_USER_BYTES;
+        let mut buf = Vec::new();
+        stream_candidates(&file, &mut budget, &mut buf, b64.as_bytes(), |raw, n| {
+            streamed.push((n, raw.to_vec()))
+        })
+        .unwrap();
+        assert_eq!(streamed, whole);
+        let numbers: Vec<usize> = whole.iter().map(|(n, _)| *n).collect();
+        assert_eq!(numbers, [3_001, 7_778, 12_000, 12_001]);
+        assert_eq!(budget, store::MAX_USER_BYTES - data.len() as u64);
     }
 
     #[test]

@@ -50,6 +50,13 @@ impl fmt::Display for BadOffered {
     }
 }
 
+impl OfferedKey {
+    /// The base64 a store line's key field has when it is the one.
+    pub fn needle(&self) -> &[u8] {
+        &self.want_b64
+    }
+}
+
 impl Offered {
     pub fn parse(arg: &[u8]) -> Result<Offered, BadOffered> {
         if arg.starts_with(b"SHA256:") || arg.starts_with(b"MD5:") {

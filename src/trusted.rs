@@ -326,7 +326,9 @@ pub fn read_all(t: &Trusted, limit: u64) -> Result<Vec<u8>, UnsafePath> {
         });
     }
     let fd = t.try_clone()?.fd;
-    let mut buf = Vec::with_capacity(t.size as usize);
+    // One byte more than the file, so that read_to_end sees EOF without
+    // growing (and copying) a buffer of the whole file.
+    let mut buf = Vec::with_capacity(t.size as usize + 1);
     // The file may grow after fstat; never read past the limit regardless.
     File::from(fd)
         .take(limit + 1)
