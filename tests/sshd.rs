@@ -25,6 +25,19 @@ fn setup(home_mode: u32) -> (Tree, User) {
     (t, u)
 }
 
+/// Signs `key`'s public half with `ca` for `principal`, valid for an hour:
+/// `<key>-cert.pub` beside it, where ssh finds it by itself.
+fn certify(ca: &std::path::Path, key: &std::path::Path, principal: &str, id: &str) {
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(ca)
+        .args(["-I", id, "-n", principal, "-V", "-5m:+1h"])
+        .arg(format!("{}.pub", key.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
 fn accepted(sshd: &Sshd, user: &str) -> bool {
     sshd.log()
         .contains(&format!("Accepted publickey for {user} from"))
@@ -135,14 +148,7 @@ fn certificate_login_through_cert_authority_line() {
     let (t, u) = setup(0o755);
     let (ca, ca_public) = t.keygen("ca");
     let (key, _) = t.keygen("user");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-s"])
-        .arg(&ca)
-        .args(["-I", "test-cert", "-n", &u.name, "-V", "-5m:+1h"])
-        .arg(format!("{}.pub", key.display()))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    certify(&ca, &key, &u.name, "test-cert");
     write(
         &t.user_file(&u.name),
         format!("cert-authority {ca_public}\n"),
@@ -367,14 +373,7 @@ fn offered_key_k_selects_exactly_the_line_sshd_can_use() {
     let (ca, ca_public) = t.keygen("ca");
     let (_, other_ca) = t.keygen("other-ca");
     let (certified, _) = t.keygen("certified");
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-s"])
-        .arg(&ca)
-        .args(["-I", "k-cert", "-n", &u.name, "-V", "-5m:+1h"])
-        .arg(format!("{}.pub", certified.display()))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    certify(&ca, &certified, &u.name, "k-cert");
     write(
         &t.user_file(&u.name),
         format!("{other}\ncert-authority {other_ca}\n{public}\ncert-authority {ca_public}\n"),
