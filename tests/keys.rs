@@ -226,13 +226,21 @@ fn bad_fingerprint_argument_fails_closed() {
     let out = t.keys_as_nobody(&["alice", "SHA256:nope"]);
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(stdout(&out), "");
-    expect_msg(&t.syslog.drain(), ERR, &["second argument is not a key fingerprint"]);
+    expect_msg(
+        &t.syslog.drain(),
+        ERR,
+        &["second argument is not a key fingerprint"],
+    );
     // Nor is anything that is not a key a %k.
     for bad in ["AAAA", "not base64!", "c3NoLWVkMjU1MTk="] {
         let out = t.keys_as_nobody(&["alice", bad]);
         assert_eq!(out.status.code(), Some(65), "{bad}");
         assert_eq!(stdout(&out), "");
-        expect_msg(&t.syslog.drain(), ERR, &["second argument is not a key as sshd's %k gives it"]);
+        expect_msg(
+            &t.syslog.drain(),
+            ERR,
+            &["second argument is not a key as sshd's %k gives it"],
+        );
     }
 }
 
