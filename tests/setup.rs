@@ -287,6 +287,11 @@ fn synology_scripts_install_and_reapply_after_an_update() {
         ],
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("command user nobody: on Synology DSM, which owns /etc/passwd"),
+        "{}",
+        stdout(&o)
+    );
     let want = format!(
         "{0}/bin/keyward --config {0}/keyward.toml keys %u %k %h %U",
         base.display()

@@ -243,6 +243,12 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         Some(format!(
             "created the system user {user} (no home, no shell)"
         ))
+    } else if req.command_user.is_none() && user == "nobody" {
+        Some(
+            "command user nobody: on Synology DSM, which owns /etc/passwd and may rewrite it on \
+             update, setup creates no account of its own (--command-user picks another)"
+                .to_string(),
+        )
     } else {
         None
     };
