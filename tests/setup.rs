@@ -301,6 +301,9 @@ fn synology_scripts_install_and_reapply_after_an_update() {
         (want.clone(), "nobody".into())
     );
     assert!(base.join("store/users").is_dir());
+    // The warnings' state beside the store, the command user's.
+    let state = fs::metadata(base.join("state/warned")).unwrap();
+    assert_eq!(state.mode() & 0o7777, 0o700);
 
     let o = script("reapply.sh", &[]);
     assert!(

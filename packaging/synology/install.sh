@@ -11,6 +11,7 @@
 #   $BASE/keyward.toml     the config: the store below
 #   $BASE/store/users/     the keys: keyward add / keyward import
 #   $BASE/setup-args       the setup options given here, for reapply.sh
+#   $BASE/state/warned/    when keyward last warned about each user's home
 # `keyward setup` does the sshd part: before the Match blocks of
 # sshd_config, with a dated backup, sshd -t, reload, rollback on failure.
 # Running this again changes nothing. Never creates accounts (DSM owns
@@ -42,8 +43,10 @@ if [ -f "$here/reapply.sh" ]; then
 fi
 if [ ! -e "$BASE/keyward.toml" ]; then
     # platform = "synology" also where /etc/synoinfo.conf is missing: DSM's
-    # chmod advice, and setup keeps nobody as the command user.
-    printf 'store = "%s/store"\n\n[home_check]\nplatform = "synology"\n' "$BASE" > "$BASE/keyward.toml"
+    # chmod advice, and setup keeps nobody as the command user. The home
+    # warnings' state lives beside the store, where DSM updates leave it.
+    printf 'store = "%s/store"\n\n[home_check]\nplatform = "synology"\nstate = "%s/state/warned"\n' \
+        "$BASE" "$BASE" > "$BASE/keyward.toml"
     chown root:root "$BASE/keyward.toml"
     chmod 0644 "$BASE/keyward.toml"
 fi
