@@ -301,9 +301,10 @@ fn without_a_syslog_socket_login_works_and_setup_and_check_say_so() {
         write(
             &t.config,
             format!(
-                "store = \"{}\"\n[syslog]\nsocket = \"{}\"\n",
+                "store = \"{}\"\n[syslog]\nsocket = \"{}\"\n[home_check]\nstate = \"{}\"\n",
                 t.store.display(),
-                socket.display()
+                socket.display(),
+                t.root.join("state/warned").display()
             ),
             0o644,
         );
