@@ -174,8 +174,8 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
                         file.reason = Some(f.exposed.join("; "));
                         report.refused.get_or_insert_with(|| {
                             format!(
-                                "others may write {}: a key there may have been planted by another \
-                                 user; nothing taken. Review the keys with `keyward import --dry-run \
+                                "{}, so other users can write there and a key in it may have been \
+                                 planted; nothing taken. Review the keys with `keyward import --dry-run \
                                  --accept-unsafe-home {u} {u}`, then run it without --dry-run, or \
                                  `keyward add {u} KEYFILE` with keys the user gives you",
                                 f.exposed.join("; "),
