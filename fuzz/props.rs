@@ -16,6 +16,7 @@ use keyward::keys::{Verdict, judge};
 use keyward::offered::Offered;
 use keyward::sshd_config;
 use keyward::trusted::FileId;
+use keyward::warned;
 
 use base64::Engine;
 
@@ -151,4 +152,29 @@ fn is_whole_line(store: &[u8], hit: &Hit, line: &[u8]) -> bool {
 
 fn inert(text: &str) {
     assert!(!text.chars().any(char::is_control), "{text:?}");
+}
+
+/// sshd's second argument (`%k` or `%f`), which comes from the client's
+/// offer: no panic; a key it accepts selects exactly the line carrying it
+/// (or, for a certificate, none of the plain key lines).
+pub fn offered(data: &[u8]) {
+    match Offered::parse(data) {
+        Ok(Offered::Key(k)) => {
+            inert(&k.fingerprint.to_string());
+            let line = [b"ssh-ed25519 ".as_slice(), k.needle()].concat();
+            let _ = judge(&line, Some(&Offered::Key(k)));
+        }
+        Ok(Offered::Fingerprint(fp)) => {
+            assert_eq!(Fingerprint::parse(fp.to_string().as_bytes()), Ok(fp));
+        }
+        Err(e) => inert(&e.to_string()),
+    }
+}
+
+/// The home warnings' state record: no panic, and only what `record`
+/// writes reads back, as the same time.
+pub fn state(data: &[u8]) {
+    if let Some(t) = warned::parse_record(data) {
+        assert_eq!(warned::record(t).as_bytes(), data);
+    }
 }

@@ -41,23 +41,34 @@ pub fn due(dir: &Path, user: &UserName, interval: u64) -> bool {
 
 /// `None` on any doubt.
 fn check_and_stamp(dir: &Path, name: &OsStr, now: u64, interval: u64) -> Option<bool> {
-    let record = open_record(dir, name)?;
+    let file = open_record(dir, name)?;
     let mut buf = [0u8; MAX_RECORD];
-    let n = nix::sys::uio::pread(record.as_fd(), &mut buf, 0).ok()?;
-    let last = std::str::from_utf8(&buf[..n]).ok().and_then(|t| {
-        t.strip_prefix(MAGIC)?
-            .strip_suffix('\n')?
-            .parse::<u64>()
-            .ok()
-    });
-    if last.is_some_and(|t| t <= now && now - t < interval) {
+    let n = nix::sys::uio::pread(file.as_fd(), &mut buf, 0).ok()?;
+    if parse_record(&buf[..n]).is_some_and(|t| t <= now && now - t < interval) {
         return Some(false);
     }
-    let stamp = format!("{MAGIC}{now}\n");
-    let written = nix::sys::uio::pwrite(record.as_fd(), stamp.as_bytes(), 0).ok()?;
+    let stamp = record(now);
+    let written = nix::sys::uio::pwrite(file.as_fd(), stamp.as_bytes(), 0).ok()?;
     (written == stamp.len()).then_some(())?;
-    ftruncate(&record, stamp.len() as i64).ok()?;
+    ftruncate(&file, stamp.len() as i64).ok()?;
     Some(true)
+}
+
+/// A record as written: the magic word, the time, a newline.
+pub fn record(time: u64) -> String {
+    format!("{MAGIC}{time}\n")
+}
+
+/// The time a record holds; `None` for anything `record` did not write
+/// (a `+`, leading zeros, blanks, a second line).
+pub fn parse_record(bytes: &[u8]) -> Option<u64> {
+    let digits = bytes.strip_prefix(MAGIC.as_bytes())?.strip_suffix(b"\n")?;
+    let canonical = !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits == b"0" || digits[0] != b'0');
+    canonical
+        .then(|| std::str::from_utf8(digits).ok()?.parse().ok())
+        .flatten()
 }
 
 /// The user's record, created if missing, after checking the directory

@@ -57,3 +57,13 @@ fn fingerprint_corpus() {
 fn index_corpus() {
     replay("index", props::index);
 }
+
+#[test]
+fn offered_corpus() {
+    replay("offered", props::offered);
+}
+
+#[test]
+fn state_corpus() {
+    replay("state", props::state);
+}
