@@ -279,19 +279,16 @@ pub fn lookup(
         }
     } else {
         entry.for_each(|source| {
-            let mut each = |raw: &[u8], number: usize| {
+            for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
                 consider(
                     raw,
                     &source.path,
-                    number,
+                    i + 1,
                     offered,
                     &mut served,
                     &mut skipped,
                     log,
-                )
-            };
-            for (i, raw) in source.data.split(|&b| b == b'\n').enumerate() {
-                each(raw, i + 1);
+                );
             }
         })?;
     }
