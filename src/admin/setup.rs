@@ -394,15 +394,13 @@ fn registered(s: &Settings, command: &str, user: &str) -> bool {
 }
 
 /// Whether `program` is the keyward binary at `binary` or this very
-/// executable: the same path, or the same inode under another name.
+/// executable: the same file (device and inode), whatever name it has.
 fn runs_keyward(program: &str, binary: &Path) -> bool {
     let id = |p: &Path| fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
     let Some(theirs) = id(Path::new(program)) else {
         return false;
     };
-    Path::new(program) == binary
-        || id(binary) == Some(theirs)
-        || std::env::current_exe().ok().and_then(|e| id(&e)) == Some(theirs)
+    id(binary) == Some(theirs) || std::env::current_exe().ok().and_then(|e| id(&e)) == Some(theirs)
 }
 
 /// keyward's registration as it stands in the files, if any.
