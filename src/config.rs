@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::openssh;
 use crate::platform::Platform;
 use crate::trusted::{self, UnsafePath};
 
@@ -26,6 +27,20 @@ pub struct Config {
     pub store: PathBuf,
     pub syslog: SyslogConfig,
     pub home_check: HomeCheckConfig,
+    pub sshd: SshdConfig,
+}
+
+/// The sshd keyward answers to, as `keyward setup` found it (`sshd -V`).
+/// Unset: Debian 12's 9.2p1.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SshdConfig {
+    /// `9.2p1`, `8.2p1`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether it carries Debian's StrictModes patch (Debian, Ubuntu).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debian: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -61,7 +76,8 @@ pub struct HomeCheckConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupException {
-    /// On when `/etc/debian_version` exists.
+    /// As the sshd setup recorded (`[sshd] debian`); without a record, on
+    /// when `/etc/debian_version` exists.
     Auto,
     On,
     Off,
@@ -73,6 +89,7 @@ impl Default for Config {
             store: PathBuf::from("/etc/keyward"),
             syslog: SyslogConfig::default(),
             home_check: HomeCheckConfig::default(),
+            sshd: SshdConfig::default(),
         }
     }
 }
@@ -238,6 +255,24 @@ impl Config {
                 format!("[home_check] accepted_homes: {bad:?} must be an absolute path or pattern"),
             );
         }
+        if let Some(v) = &self.sshd.version {
+            match openssh::Version::parse(v) {
+                None => say(
+                    "version",
+                    format!(
+                        "[sshd] version = {v:?} is not an OpenSSH release such as \"9.2p1\"; run `keyward setup` to record the installed one"
+                    ),
+                ),
+                Some(r) if r < openssh::OLDEST_MODELLED => say(
+                    "version",
+                    format!(
+                        "[sshd] version = {v:?}: keyward models OpenSSH {} and later; an older sshd parses options differently",
+                        openssh::OLDEST_MODELLED
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
         out
     }
 
@@ -255,8 +290,43 @@ impl Config {
         match self.home_check.group_exception {
             GroupException::On => true,
             GroupException::Off => false,
-            GroupException::Auto => Path::new("/etc/debian_version").exists(),
+            GroupException::Auto => match self.sshd.debian {
+                Some(d) => d,
+                None => Path::new("/etc/debian_version").exists(),
+            },
         }
+    }
+
+    /// The sshd this configuration answers to: as recorded, else
+    /// `openssh::DEFAULT`. The version was checked when the file was read.
+    pub fn sshd(&self) -> openssh::Sshd {
+        let version = self
+            .sshd
+            .version
+            .as_deref()
+            .and_then(openssh::Version::parse);
+        match version {
+            Some(version) => openssh::Sshd {
+                version,
+                debian: self.sshd.debian.unwrap_or(false),
+            },
+            None => openssh::DEFAULT,
+        }
+    }
+
+    /// This configuration with `sshd` recorded, as setup writes it.
+    pub fn with_sshd(&self, sshd: openssh::Sshd) -> Config {
+        let mut c = self.clone();
+        c.sshd = SshdConfig {
+            version: Some(sshd.version.to_string()),
+            debian: Some(sshd.debian),
+        };
+        c
+    }
+
+    /// Whether setup recorded which sshd is installed.
+    pub fn sshd_recorded(&self) -> bool {
+        self.sshd.version.is_some()
     }
 
     pub fn users_dir(&self) -> PathBuf {

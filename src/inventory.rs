@@ -3,14 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use ssh_key::PublicKey;
-use ssh_key::public::KeyData;
-
-use crate::authorized_keys::{self, KeyLine, mpint_bits};
+use crate::authorized_keys::{self, KeyLine};
 use crate::fingerprint::Fingerprint;
 use crate::log;
 use crate::store::Source;
+use serde::Serialize;
 
 /// One valid key line.
 #[derive(Debug, Clone, Serialize)]
@@ -53,36 +50,20 @@ impl Keys {
     }
 }
 
-/// "Now" as the digit strings `expiry-time` compares against: sshd reads
-/// the value as local time unless it ends in `Z` or `UTC`.
-pub struct Now {
-    local: String,
-    utc: String,
-}
+/// The clock `expiry-time` is compared with, in seconds since the epoch.
+pub struct Now(pub u64);
 
 impl Now {
     pub fn system() -> Now {
-        const FORMAT: &str = "%Y%m%d%H%M%S";
-        Now {
-            local: chrono::Local::now().format(FORMAT).to_string(),
-            utc: chrono::Utc::now().format(FORMAT).to_string(),
-        }
+        Now(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()))
     }
 
-    /// True when any of the (already validated) values lies in the past;
-    /// sshd honours the earliest one.
-    pub fn expired(&self, values: &[Vec<u8>]) -> bool {
-        values.iter().any(|v| {
-            let (digits, utc) = match v.len() {
-                8 | 12 | 14 => (&v[..], false),
-                n if v.ends_with(b"Z") || v.ends_with(b"z") => (&v[..n - 1], true),
-                n => (&v[..n - 3], true),
-            };
-            let mut full = digits.to_vec();
-            full.resize(14, b'0');
-            let now = if utc { &self.utc } else { &self.local };
-            full.as_slice() < now.as_bytes()
-        })
+    /// sshd's test (`auth_authorise_keyopts`): the earliest `expiry-time`
+    /// lies in the past.
+    pub fn expired(&self, valid_before: Option<u64>) -> bool {
+        valid_before.is_some_and(|t| self.0 > 0 && t < self.0)
     }
 }
 
@@ -111,15 +92,15 @@ pub fn scan_one(path: &Path, data: &[u8], now: &Now, keys: &mut Keys) {
 
 pub fn record(line: &KeyLine, path: &Path, number: usize, now: &Now) -> Record {
     Record {
-        kind: line.label.to_string(),
-        bits: bits(&line.blob),
+        kind: line.kind.name().to_string(),
+        bits: Some(line.bits),
         fingerprint: Fingerprint::of_sha256(&line.blob).to_string(),
         comment: String::from_utf8_lossy(line.comment).trim_end().to_string(),
         options: String::from_utf8_lossy(line.options_text).into_owned(),
         cert_authority: line.options.cert_authority,
         source: log::path(path),
         line: number,
-        expired: now.expired(&line.options.expiry_times),
+        expired: now.expired(line.options.valid_before),
         blob: line.blob.clone(),
         path: path.to_path_buf(),
     }
@@ -133,45 +114,22 @@ pub fn line_has_blob(line: &[u8], blob: &[u8]) -> bool {
         .is_some_and(|k| k.blob == blob)
 }
 
-/// The key size as `ssh-keygen -l` prints it.
-pub fn bits(blob: &[u8]) -> Option<u32> {
-    let key = PublicKey::from_bytes(blob).ok()?;
-    Some(match key.key_data() {
-        KeyData::Rsa(rsa) => mpint_bits(rsa.n.as_positive_bytes()?),
-        KeyData::Dsa(dsa) => mpint_bits(dsa.p.as_positive_bytes()?),
-        KeyData::Ecdsa(ec) => match ec.curve() {
-            ssh_key::EcdsaCurve::NistP256 => 256,
-            ssh_key::EcdsaCurve::NistP384 => 384,
-            ssh_key::EcdsaCurve::NistP521 => 521,
-        },
-        KeyData::Ed25519(_) | KeyData::SkEd25519(_) | KeyData::SkEcdsaSha2NistP256(_) => 256,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn now() -> Now {
-        Now {
-            local: "20261129120000".into(),
-            utc: "20261129110000".into(),
-        }
+        // 2026-11-29 11:00:00 UTC.
+        Now(1_795_950_000)
     }
 
     #[test]
-    fn expiry_compares_in_local_time_unless_utc() {
+    fn expiry_is_sshds_comparison() {
         let n = now();
-        assert!(n.expired(&[b"20261128".to_vec()]));
-        assert!(!n.expired(&[b"20261130".to_vec()]));
-        assert!(n.expired(&[b"202611291159".to_vec()]));
-        assert!(!n.expired(&[b"20261129120001".to_vec()]));
-        // 11:30 UTC is after 11:00 UTC, though before 12:00 local.
-        assert!(!n.expired(&[b"202611291130Z".to_vec()]));
-        assert!(n.expired(&[b"202611291030UTC".to_vec()]));
-        // The earliest value decides.
-        assert!(n.expired(&[b"20301231".to_vec(), b"20200101".to_vec()]));
+        assert!(n.expired(Some(1_795_949_999)));
+        assert!(!n.expired(Some(1_795_950_000)));
+        assert!(!n.expired(None));
+        assert!(!Now(0).expired(Some(1)));
     }
 
     #[test]

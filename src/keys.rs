@@ -15,7 +15,7 @@ use crate::exit::Exit;
 use crate::fingerprint::Fingerprint;
 use crate::index;
 use crate::log::{self, Log};
-use crate::offered::Offered;
+use crate::offered::{Offered, OfferedKey};
 use crate::store::{self, Entry, UserFiles, UserName};
 use crate::strict_modes::{self, Account};
 use crate::trusted::{self, Trusted, UnsafePath};
@@ -53,7 +53,6 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
     // Judge the arguments before any file is opened; the config is read
     // first only to learn where to report a refusal.
     let user = UserName::new(req.user);
-    let offered = req.offered.map(|f| Offered::parse(f.as_encoded_bytes()));
     let config = match Config::load(req.config) {
         Ok(c) => c,
         Err(e) => {
@@ -68,6 +67,9 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
             };
         }
     };
+    // Lines, keys and homes are judged as the recorded sshd judges them.
+    crate::openssh::set_installed(config.sshd());
+    let offered = req.offered.map(|f| Offered::parse(f.as_encoded_bytes()));
     let mut log = open_log(&config);
 
     let user = match user {
@@ -263,9 +265,10 @@ pub fn lookup(
         // cost an allocation of the buffer each.
         let size = entry.known_size().map_or(STREAM_CHUNK, |n| n as usize + 1);
         let mut buf = Vec::with_capacity(size.min(2 * STREAM_CHUNK));
+        let finder = Finder::new(k);
         for i in 0..entry.len() {
             let file = entry.open(i)?;
-            stream_candidates(&file, &mut budget, &mut buf, k.needle(), |raw, number| {
+            stream_candidates(&file, &mut budget, &mut buf, &finder, |raw, number| {
                 consider(
                     raw,
                     &file.path,
@@ -302,14 +305,31 @@ pub fn lookup(
     Ok(served)
 }
 
-/// With the key itself, the only lines that can carry it contain its
-/// base64 as written, or a \v or \f (which base64 decoding skips inside a
-/// key field): a SIMD search for those finds them without looking at the
-/// other lines at all. Each candidate, with its line number, still goes
-/// through `consider` (the byte comparison, then the full parse).
-fn candidates(data: &[u8], needle: &[u8], mut each: impl FnMut(&[u8], usize)) {
-    let mut starts: Vec<usize> = memchr::memmem::find_iter(data, needle)
-        .chain(memchr::memchr2_iter(0x0b, 0x0c, data))
+/// The search for the lines that can carry an offered key.
+pub struct Finder(aho_corasick::AhoCorasick);
+
+impl Finder {
+    pub fn new(key: &OfferedKey) -> Finder {
+        // Three short patterns: aho-corasick searches them with SIMD in
+        // one pass (its "Teddy" searcher), as memchr's memmem does one.
+        Finder(aho_corasick::AhoCorasick::new(key.needles()).expect("three short patterns"))
+    }
+}
+
+/// With the key itself, the only lines that can carry it contain a run of
+/// its material in base64 (at one of three alignments), or a \v, \f or a
+/// CR inside the line (which base64 decoding skips in a key field): a SIMD
+/// search for those finds them without looking at the other lines at all.
+/// Each candidate, with its line number, still goes through `consider`
+/// (the byte comparison, then the full parse).
+fn candidates(data: &[u8], finder: &Finder, mut each: impl FnMut(&[u8], usize)) {
+    let inner_cr =
+        |&at: &usize| data[at] != b'\r' || !matches!(data.get(at + 1), Some(b'\n' | b'\r') | None);
+    let mut starts: Vec<usize> = finder
+        .0
+        .find_iter(data)
+        .map(|m| m.start())
+        .chain(memchr::memchr3_iter(0x0b, 0x0c, b'\r', data).filter(inner_cr))
         .map(|at| memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1))
         .collect();
     starts.sort_unstable();
@@ -334,7 +354,7 @@ fn stream_candidates(
     file: &Trusted,
     budget: &mut u64,
     buf: &mut Vec<u8>,
-    needle: &[u8],
+    finder: &Finder,
     mut each: impl FnMut(&[u8], usize),
 ) -> Result<(), UnsafePath> {
     use std::io::Read;
@@ -366,7 +386,7 @@ fn stream_candidates(
             (_, Some(i)) => i + 1,
             (_, None) => continue,
         };
-        candidates(&buf[..upto], needle, |raw, number| {
+        candidates(&buf[..upto], finder, |raw, number| {
             each(raw, line_base + number)
         });
         line_base += memchr::memchr_iter(b'\n', &buf[..upto]).count();
@@ -586,6 +606,8 @@ fn home_check(config: &Config, user: &UserName, known: Option<Account>, did: &Di
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
 
     const KEY: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0N4saguHZjm5JJuuLTp/fxY41ZKz8LH/Mtp58jMGCe";
@@ -607,12 +629,26 @@ mod tests {
         assert!(served(OTHER, None));
     }
 
+    fn finder(b64: &str) -> Finder {
+        match Offered::parse(b64.as_bytes()).unwrap() {
+            Offered::Key(k) => Finder::new(&k),
+            Offered::Fingerprint(_) => unreachable!(),
+        }
+    }
+
     #[test]
     fn candidates_are_the_lines_that_can_carry_the_key_with_their_numbers() {
         let (_, b64) = KEY.split_once(' ').unwrap();
-        let data = format!("# c\n{OTHER}\nno-pty {KEY} a\n\n{OTHER} \x0b\n{KEY}");
+        // Line 7: the same key with "ED25519" as the type inside the blob,
+        // which sshd (before 9.9) reads as the same key.
+        let blob = STANDARD.decode(b64).unwrap();
+        let short = [&[0, 0, 0, 7][..], b"ED25519", &blob[15..]].concat();
+        let data = format!(
+            "# c\n{OTHER}\nno-pty {KEY} a\n\n{OTHER} \x0b\n{KEY}\r\nssh-ed25519 {}\n{OTHER}\r\n",
+            STANDARD.encode(&short)
+        );
         let mut seen = Vec::new();
-        candidates(data.as_bytes(), b64.as_bytes(), |raw, n| {
+        candidates(data.as_bytes(), &finder(b64), |raw, n| {
             seen.push((n, String::from_utf8_lossy(raw).into_owned()))
         });
         assert_eq!(
@@ -620,9 +656,15 @@ mod tests {
             [
                 (3, format!("no-pty {KEY} a")),
                 (5, format!("{OTHER} \x0b")),
-                (6, KEY.to_string())
+                (6, format!("{KEY}\r")),
+                (7, format!("ssh-ed25519 {}", STANDARD.encode(&short))),
             ]
         );
+        let key = Offered::parse(b64.as_bytes()).unwrap();
+        assert!(served(
+            &format!("ssh-ed25519 {}", STANDARD.encode(&short)),
+            Some(&key)
+        ));
     }
 
     #[test]
@@ -639,7 +681,8 @@ mod tests {
         data.push_str(KEY); // last line, no newline
         assert!(data.len() > 3 * 256 * 1024);
         let mut whole = Vec::new();
-        candidates(data.as_bytes(), b64.as_bytes(), |raw, n| {
+        let finder = finder(b64);
+        candidates(data.as_bytes(), &finder, |raw, n| {
             whole.push((n, raw.to_vec()))
         });
         let path = std::env::temp_dir().join(format!("keyward-stream-{}", std::process::id()));
@@ -655,7 +698,7 @@ mod tests {
         let mut streamed = Vec::new();
         let mut budget = store::MAX_USER_BYTES;
         let mut buf = Vec::new();
-        stream_candidates(&file, &mut budget, &mut buf, b64.as_bytes(), |raw, n| {
+        stream_candidates(&file, &mut budget, &mut buf, &finder, |raw, n| {
             streamed.push((n, raw.to_vec()))
         })
         .unwrap();

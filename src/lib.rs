@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod authorized_keys;
+pub mod c_library;
 pub mod cli;
 pub mod config;
 pub mod edit;
@@ -15,7 +16,9 @@ pub mod inventory;
 pub mod keys;
 pub mod log;
 pub mod offered;
+pub mod openssh;
 pub mod platform;
+pub mod public_key;
 pub mod report;
 pub mod sshd;
 pub mod sshd_config;

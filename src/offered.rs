@@ -16,6 +16,8 @@ use ssh_key::{Certificate, PublicKey};
 
 use crate::authorized_keys::{self, KeyLine};
 use crate::fingerprint::{BadFingerprint, Fingerprint};
+use crate::openssh;
+use crate::public_key::{self, Read};
 
 pub enum Offered {
     Fingerprint(Fingerprint),
@@ -23,10 +25,16 @@ pub enum Offered {
 }
 
 pub struct OfferedKey {
-    /// The key field a store line must carry: the key itself, or for a
-    /// certificate the signing CA's key, as base64 and as a blob.
-    want_b64: Vec<u8>,
+    /// The key a store line must carry: the key itself, or for a
+    /// certificate the signing CA's key, as sshd would write it.
     want_blob: Vec<u8>,
+    /// The same, as base64: how ssh-keygen writes it in a line.
+    want_b64: Vec<u8>,
+    /// Base64 of a run of the key's own material at each of the three
+    /// byte alignments: whatever encoding a line uses for the rest of the
+    /// blob (a short type name, leading zeros, a trailing NUL), the key
+    /// material sits in it unchanged, so one of these is in its key field.
+    material: [Vec<u8>; 3],
     pub certificate: bool,
     /// Of the plain key, as sshd's `%f` would give it.
     pub fingerprint: Fingerprint,
@@ -51,8 +59,32 @@ impl fmt::Display for BadOffered {
 }
 
 impl OfferedKey {
-    /// The base64 a store line's key field has when it is the one.
-    pub fn needle(&self) -> &[u8] {
+    fn new(key: public_key::PublicKey, certificate: bool, fingerprint: Fingerprint) -> OfferedKey {
+        let m = public_key::material(&key);
+        let material = [0, 1, 2].map(|shift| {
+            // 24 bytes (32 base64 characters) from `shift`: at one of the
+            // three shifts the run starts on a base64 quantum of the line.
+            let run = &m[shift.min(m.len())..(shift + 24).min(m.len())];
+            STANDARD
+                .encode(&run[..run.len() - run.len() % 3])
+                .into_bytes()
+        });
+        OfferedKey {
+            want_b64: STANDARD.encode(&key.blob).into_bytes(),
+            want_blob: key.blob,
+            material,
+            certificate,
+            fingerprint,
+        }
+    }
+
+    /// What a store line's key field contains when it can be the one.
+    pub fn needles(&self) -> &[Vec<u8>; 3] {
+        &self.material
+    }
+
+    /// The key as base64, as ssh-keygen writes it.
+    pub fn base64(&self) -> &[u8] {
         &self.want_b64
     }
 }
@@ -67,27 +99,29 @@ impl Offered {
         let bad =
             |e: &dyn fmt::Display| BadOffered::Key(crate::log::escape(e.to_string().as_bytes()));
         let blob = STANDARD.decode(arg).map_err(|e| bad(&e))?;
+        let sshd = openssh::installed();
+        let plain = |blob: &[u8]| match public_key::read(blob, sshd) {
+            Ok(Read::Key(k)) => Ok(k),
+            Ok(Read::Certificate) => Err(bad(&"a certificate where a plain key belongs")),
+            Err(e) => Err(bad(&e)),
+        };
         if let Ok(cert) = Certificate::from_bytes(&blob) {
             let ca = PublicKey::from(cert.signature_key().clone())
                 .to_bytes()
                 .map_err(|e| bad(&e))?;
-            let plain = PublicKey::from(cert.public_key().clone())
+            let own = PublicKey::from(cert.public_key().clone())
                 .to_bytes()
                 .map_err(|e| bad(&e))?;
-            return Ok(Offered::Key(OfferedKey {
-                want_b64: STANDARD.encode(&ca).into_bytes(),
-                want_blob: ca,
-                certificate: true,
-                fingerprint: Fingerprint::of_sha256(&plain),
-            }));
+            let own = plain(&own)?;
+            return Ok(Offered::Key(OfferedKey::new(
+                plain(&ca)?,
+                true,
+                Fingerprint::of_sha256(&own.blob),
+            )));
         }
-        PublicKey::from_bytes(&blob).map_err(|e| bad(&e))?;
-        Ok(Offered::Key(OfferedKey {
-            want_b64: arg.to_vec(),
-            fingerprint: Fingerprint::of_sha256(&blob),
-            want_blob: blob,
-            certificate: false,
-        }))
+        let key = plain(&blob)?;
+        let fp = Fingerprint::of_sha256(&key.blob);
+        Ok(Offered::Key(OfferedKey::new(key, false, fp)))
     }
 
     /// The offered key's fingerprint, for log lines.
@@ -106,12 +140,10 @@ impl Offered {
             Offered::Key(k) => match authorized_keys::key_field(raw) {
                 // The same key, written as ssh-keygen writes it...
                 Some(field) if field == k.want_b64 => true,
-                // ...or with the blanks inside that base64 decoding skips.
-                Some(field) if field.iter().any(|b| matches!(b, 0x0b | 0x0c)) => {
-                    authorized_keys::candidate(raw)
-                        .is_some_and(|c| c == authorized_keys::Candidate::Key(k.want_blob.clone()))
-                }
-                _ => false,
+                // ...or in another encoding sshd reads as the same key.
+                Some(_) => authorized_keys::candidate(raw)
+                    .is_some_and(|c| c == authorized_keys::Candidate::Key(k.want_blob.clone())),
+                None => false,
             },
         }
     }

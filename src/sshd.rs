@@ -1,10 +1,12 @@
-//! What the installed sshd will do, asked of sshd itself (`sshd -T`), and
-//! how it turns its AuthorizedKeysCommand line into argv (9.2's `argv_split`
-//! and `percent_expand`).
+//! What the installed sshd will do, asked of sshd itself (`sshd -T`, `sshd
+//! -V`), and how it turns its AuthorizedKeysCommand line into argv (its
+//! release's `argv_split` and `percent_expand`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::openssh;
 
 /// Debian's path; DSM's sshd is /usr/bin/sshd (see `default_sshd`).
 pub const DEFAULT_SSHD: &str = "/usr/sbin/sshd";
@@ -78,6 +80,49 @@ pub fn global(sshd: &Path, config: Option<&Path>) -> Result<Settings, SshdError>
     run(sshd, config, &["-T"]).map(|out| parse_dump(&out))
 }
 
+/// Which release `sshd` is: `sshd -V` prints its version on stderr (and
+/// exits 0 since 7.?; older releases print it in their usage text and exit
+/// 1, which is just as good).
+pub fn identify(sshd: &Path) -> Result<openssh::Sshd, SshdError> {
+    let out = Command::new(sshd)
+        .arg("-V")
+        .output()
+        .map_err(|err| SshdError::Run {
+            sshd: sshd.to_path_buf(),
+            err,
+        })?;
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut found = openssh::identify(&text).ok_or_else(|| SshdError::Failed {
+        sshd: sshd.to_path_buf(),
+        args: "-V".into(),
+        stderr: format!("no OpenSSH version in its output: {}", text.trim()),
+    })?;
+    // Debian's `sshd -V` says "OpenSSH_9.2" only; the version it sends
+    // clients, with the vendor ("OpenSSH_9.2p1 Debian-2+deb12u10"), is a
+    // string in the binary.
+    if let Ok(binary) = std::fs::read(sshd) {
+        for at in memchr::memmem::find_iter(&binary, b"OpenSSH_") {
+            let rest = &binary[at..binary.len().min(at + 128)];
+            let end = memchr::memchr(0, rest).unwrap_or(rest.len());
+            if let Some(banner) = std::str::from_utf8(&rest[..end])
+                .ok()
+                .and_then(openssh::identify)
+                && banner.debian
+                && (banner.version.major, banner.version.minor)
+                    == (found.version.major, found.version.minor)
+            {
+                found = banner;
+                break;
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// `sshd -t`: does sshd accept the configuration at all?
 pub fn test(sshd: &Path, config: Option<&Path>) -> Result<(), SshdError> {
     run(sshd, config, &["-t"]).map(drop)
@@ -126,11 +171,34 @@ pub fn parse_dump(text: &str) -> Settings {
     s
 }
 
-/// `misc.c:argv_split(s, .., terminate_on_comment = 0)`: blanks separate,
-/// `'` and `"` quote, `\` escapes only `'`, `"`, `\` and (unquoted) a space.
-/// A `#` is an ordinary character: sshd passes a trailing comment as argv.
+/// `misc.c:argv_split` for the AuthorizedKeysCommand line, as the
+/// installed release has it.
 pub fn argv_split(s: &str) -> Result<Vec<String>, &'static str> {
-    let b = s.as_bytes();
+    argv_split_as(s, openssh::installed())
+}
+
+/// `argv_split` as release `sshd` splits: since 8.7 (`terminate_on_comment
+/// = 0`) blanks separate, `'` and `"` quote anywhere in a word, `\` escapes
+/// only `'`, `"`, `\` and (unquoted) a space; 8.6 the same without `\ `;
+/// before 8.6 a quote counts only at the start of a word and ends it.
+/// A `#` is an ordinary character: sshd passes a trailing comment as argv.
+pub fn argv_split_as(s: &str, sshd: &openssh::Sshd) -> Result<Vec<String>, &'static str> {
+    let v = sshd.version;
+    let argv = if (v.major, v.minor) < (8, 6) {
+        argv_split_old(s.as_bytes())?
+    } else {
+        argv_split_new(s.as_bytes(), (v.major, v.minor) >= (8, 7))?
+    };
+    if argv.is_empty() {
+        return Err("yielded no arguments");
+    }
+    Ok(argv
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect())
+}
+
+fn argv_split_new(b: &[u8], escaped_space: bool) -> Result<Vec<Vec<u8>>, &'static str> {
     let mut argv = Vec::new();
     let mut i = 0;
     while i < b.len() {
@@ -148,7 +216,7 @@ pub fn argv_split(s: &str) -> Result<Vec<String>, &'static str> {
                         arg.push(n);
                         i += 1;
                     }
-                    Some(b' ') if quote == 0 => {
+                    Some(b' ') if quote == 0 && escaped_space => {
                         arg.push(b' ');
                         i += 1;
                     }
@@ -168,10 +236,50 @@ pub fn argv_split(s: &str) -> Result<Vec<String>, &'static str> {
         if quote != 0 {
             return Err("contains invalid quotes");
         }
-        argv.push(String::from_utf8_lossy(&arg).into_owned());
+        argv.push(arg);
     }
-    if argv.is_empty() {
-        return Err("yielded no arguments");
+    Ok(argv)
+}
+
+/// Before 8.6: a word may open with a quote (or an escaped quote or
+/// backslash, taken literally); the closing quote ends the word, and a quote
+/// inside a word is an ordinary character.
+fn argv_split_old(b: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let mut argv = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b' ' || b[i] == b'\t' {
+            i += 1;
+            continue;
+        }
+        let mut quote = 0u8;
+        if b[i] == b'\\' && matches!(b.get(i + 1), Some(b'\'' | b'"' | b'\\')) {
+            i += 1;
+        } else if b[i] == b'\'' || b[i] == b'"' {
+            quote = b[i];
+            i += 1;
+        }
+        let mut arg = Vec::new();
+        while i < b.len() {
+            let c = b[i];
+            if c == b'\\' && matches!(b.get(i + 1), Some(b'\'' | b'"' | b'\\')) {
+                i += 1;
+                arg.push(b[i]);
+            } else if (quote == 0 && (c == b' ' || c == b'\t')) || (quote != 0 && c == quote) {
+                break;
+            } else {
+                arg.push(c);
+            }
+            i += 1;
+        }
+        argv.push(arg);
+        if i >= b.len() {
+            if quote != 0 {
+                return Err("contains invalid quotes");
+            }
+            break;
+        }
+        i += 1;
     }
     Ok(argv)
 }
@@ -190,18 +298,31 @@ pub fn keyward_args(argv: &[String]) -> Option<(Option<&str>, &[String])> {
     }
 }
 
-/// The `%` tokens sshd 9.2 expands in AuthorizedKeysCommand arguments.
-pub const COMMAND_TOKENS: &[char] = &['%', 'U', 'u', 'h', 't', 'f', 'k'];
+/// The `%` tokens release `sshd` expands in AuthorizedKeysCommand
+/// arguments: `%% %u %h %t %f %k` since 6.9, `%U` since 7.8, `%C` and `%D`
+/// since 9.4.
+pub fn command_tokens(sshd: &openssh::Sshd) -> Vec<char> {
+    let v = (sshd.version.major, sshd.version.minor);
+    let mut t = vec!['%', 'u', 'h', 't', 'f', 'k'];
+    if v >= (7, 8) {
+        t.push('U');
+    }
+    if v >= (9, 4) {
+        t.extend(['C', 'D']);
+    }
+    t
+}
 
-/// Tokens 9.2 does not know (`%C`, `%D`, ...): sshd drops the whole
-/// connection on them. A lone `%` at the end counts too.
-pub fn unknown_tokens(arg: &str) -> Vec<String> {
+/// Tokens the release does not know: sshd drops the whole connection on
+/// them. A lone `%` at the end counts too.
+pub fn unknown_tokens(arg: &str, sshd: &openssh::Sshd) -> Vec<String> {
+    let known = command_tokens(sshd);
     let mut out = Vec::new();
     let mut chars = arg.chars();
     while let Some(c) = chars.next() {
         if c == '%' {
             match chars.next() {
-                Some(t) if COMMAND_TOKENS.contains(&t) => {}
+                Some(t) if known.contains(&t) => {}
                 Some(t) => out.push(format!("%{t}")),
                 None => out.push("%".into()),
             }
@@ -258,11 +379,33 @@ mod tests {
     }
 
     #[test]
+    fn argv_split_of_older_releases() {
+        let v82 = openssh::Sshd {
+            version: openssh::Version::new(8, 2, 1),
+            debian: false,
+        };
+        let split = |s| argv_split_as(s, &v82).unwrap();
+        // A quote counts only at the start of a word, and closing it ends it.
+        assert_eq!(split("/x \"a b\"c d"), ["/x", "a b", "c", "d"]);
+        assert_eq!(split("/x a\"b c\""), ["/x", "a\"b", "c\""]);
+        // No `\ ` escape before 8.7.
+        assert_eq!(split("/x c\\ d"), ["/x", "c\\", "d"]);
+        assert_eq!(split("/x \\\"q"), ["/x", "\"q"]);
+        assert!(argv_split_as("/x \"open", &v82).is_err());
+    }
+
+    #[test]
     fn only_9_2_tokens_are_known() {
-        assert!(unknown_tokens("%u").is_empty());
-        assert!(unknown_tokens("a%%b%f%k%t%h%U").is_empty());
-        assert_eq!(unknown_tokens("%C"), ["%C"]);
-        assert_eq!(unknown_tokens("x%D%"), ["%D", "%"]);
+        let d = &openssh::DEFAULT;
+        assert!(unknown_tokens("%u", d).is_empty());
+        assert!(unknown_tokens("a%%b%f%k%t%h%U", d).is_empty());
+        assert_eq!(unknown_tokens("%C", d), ["%C"]);
+        assert_eq!(unknown_tokens("x%D%", d), ["%D", "%"]);
+        let v105 = openssh::Sshd {
+            version: openssh::Version::new(10, 5, 1),
+            debian: false,
+        };
+        assert!(unknown_tokens("%C %D", &v105).is_empty());
     }
 
     #[test]

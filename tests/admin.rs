@@ -500,7 +500,7 @@ fn check_names_what_breaks_the_command_line() {
         ),
         (
             format!("AuthorizedKeysCommand {bin} --config {cfg} keys %u %C\n"),
-            "uses %C, which sshd 9.2 does not expand",
+            "uses %C, which OpenSSH 9.2p1 (Debian) does not expand",
         ),
         (
             format!("AuthorizedKeysCommand {bin} --config {cfg} keys %u %t\n"),

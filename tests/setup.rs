@@ -83,6 +83,17 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
         stdout(&o)
     );
     assert_eq!(effective(&config, None), (ours(&t), "keyward".into()));
+    // setup recorded which sshd this is, read from the binary itself.
+    let recorded = fs::read_to_string(&t.config).unwrap();
+    assert!(
+        recorded.ends_with("[sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n# and the command line as this OpenSSH release does. Run setup again after\n# an OpenSSH upgrade; `keyward check` says when the two differ.\nversion = \"9.2p1\"\ndebian = true\n"),
+        "{recorded}"
+    );
+    assert!(
+        stdout(&o).contains("recorded OpenSSH 9.2p1 (Debian)"),
+        "{}",
+        stdout(&o)
+    );
     // setup made the dedicated command user: a system account, no shell.
     let pw = nix::unistd::User::from_name("keyward").unwrap().unwrap();
     assert!(pw.uid.as_raw() < 1000 && pw.uid.as_raw() > 0, "{pw:?}");

@@ -24,6 +24,18 @@ struct AuditReport<'a> {
 
 pub fn run(config: &Config, out: &mut Out) -> Outcome {
     let mut r = Report::default();
+    if config.sshd_recorded() {
+        r.info(format!(
+            "lines are judged as {} reads them ([sshd] in keyward.toml)",
+            config.sshd().describe()
+        ));
+    } else {
+        r.info(format!(
+            "no sshd recorded in keyward.toml: lines are judged as {} (Debian 12) reads them; \
+             `keyward setup` records the installed one",
+            crate::openssh::DEFAULT.describe()
+        ));
+    }
     let (users, keys) = audit(config, &mut r);
     let hc = &config.home_check;
     if !hc.accepted_users.is_empty() || !hc.accepted_homes.is_empty() {

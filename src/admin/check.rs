@@ -70,6 +70,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let mut store_report = Report::default();
     let keys = store_keys(config, &user, &mut store_report);
     if let Some(s) = &settings {
+        release(config, req.sshd, &mut r);
         sshd_settings(s, &user, &mut r);
         let argv = command(s, config, req.config, &mut r);
         let run_as = argv.as_ref().and_then(|_| command_user(s, &user, &mut r));
@@ -136,6 +137,38 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     } else {
         crate::exit::Exit::Ok
     })
+}
+
+/// Which OpenSSH release keyward judges for, and whether it is the one
+/// installed.
+fn release(config: &Config, sshd_path: &Path, r: &mut Report) {
+    let judged = config.sshd();
+    let fix = || Some("keyward setup (records the installed sshd in keyward.toml)".to_string());
+    match (sshd::identify(sshd_path), config.sshd_recorded()) {
+        (Ok(found), true) if found == judged => r.ok(format!(
+            "sshd: {} (recorded in keyward.toml); lines, homes and the command are judged as it reads them",
+            found.describe()
+        )),
+        (Ok(found), false) if found == judged => r.info(format!(
+            "sshd: {} is {}, keyward's default (nothing recorded in keyward.toml; `keyward setup` records it)",
+            sshd_path.display(),
+            found.describe()
+        )),
+        (Ok(found), recorded) => r.warning(
+            format!(
+                "sshd: {} is {}, but keyward judges as {}{}: what keyward says about lines and homes may be wrong",
+                sshd_path.display(),
+                found.describe(),
+                judged.describe(),
+                if recorded { " (recorded in keyward.toml)" } else { " (nothing recorded; the default)" }
+            ),
+            fix(),
+        ),
+        (Err(e), _) => r.warning(
+            format!("sshd: cannot tell its release ({e}); judging as {}", judged.describe()),
+            None,
+        ),
+    }
 }
 
 fn sshd_settings(s: &Settings, user: &UserName, r: &mut Report) {
@@ -214,10 +247,13 @@ fn command(
     }
     let mut good = true;
     for a in &argv[1..] {
-        for t in sshd::unknown_tokens(a) {
+        for t in sshd::unknown_tokens(a, crate::openssh::installed()) {
             good = false;
             r.error(
-                format!("sshd: AuthorizedKeysCommand uses {t}, which sshd 9.2 does not expand: it drops the whole connection"),
+                format!(
+                    "sshd: AuthorizedKeysCommand uses {t}, which {} does not expand: it drops the whole connection",
+                    crate::openssh::installed().describe()
+                ),
                 Some(format!("use only the tokens of {LINE}")),
             );
         }

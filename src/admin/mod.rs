@@ -129,8 +129,12 @@ impl Out<'_> {
     }
 }
 
+/// Loads the configuration and, from it, which sshd every judgement is
+/// about (`[sshd]`, recorded by setup).
 pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
-    Ok(Config::load(path)?)
+    let config = Config::load(path)?;
+    crate::openssh::set_installed(config.sshd());
+    Ok(config)
 }
 
 pub fn user_name(raw: &OsStr) -> Result<UserName, Failure> {

@@ -17,6 +17,7 @@ use std::process::Command;
 use super::{Failure, Out, Outcome};
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::openssh::{self, Sshd};
 use crate::sshd::{self, Settings};
 use crate::sshd_config as text;
 use crate::strict_modes;
@@ -73,6 +74,84 @@ fn io_failure(path: &Path, e: std::io::Error) -> Failure {
 
 /// Replaces `path` whole (temp file, fsync, rename), keeping the old file's
 /// owner and mode, or root 0644 for a new file.
+/// Records `found` as `[sshd]` in keyward's configuration file (the
+/// `--config` keyward runs with, else the default), editing only that
+/// table's two values and keeping every other byte. Returns what it did.
+fn record_sshd(config_path: Option<&Path>, found: Sshd, dry_run: bool) -> Result<String, Failure> {
+    let path = config_path.unwrap_or(Path::new(crate::config::DEFAULT_PATH));
+    let old = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io_failure(path, e)),
+    };
+    let new = with_sshd_table(&old, found);
+    let what = format!(
+        "{} {} in {} ([sshd]): keyward judges lines, homes and the command as this release does",
+        if dry_run { "would record" } else { "recorded" },
+        found.describe(),
+        path.display()
+    );
+    if new == old {
+        return Ok(format!(
+            "{} is recorded in {}",
+            found.describe(),
+            path.display()
+        ));
+    }
+    // Never write a file keyward itself would then refuse.
+    Config::parse(new.as_bytes(), path)?;
+    if !dry_run {
+        write_file(path, new.as_bytes())?;
+    }
+    Ok(what)
+}
+
+/// `text` with `[sshd] version` and `debian` set to `found`: the values in an
+/// existing `[sshd]` table are replaced in place, else the table is appended.
+pub fn with_sshd_table(text: &str, found: Sshd) -> String {
+    let version = format!("version = \"{}\"", found.version);
+    let debian = format!("debian = {}", found.debian);
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let Some(header) = lines.iter().position(|l| l.trim() == "[sshd]") else {
+        let mut out = text.to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "[sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n\
+             # and the command line as this OpenSSH release does. Run setup again after\n\
+             # an OpenSSH upgrade; `keyward check` says when the two differ.\n{version}\n{debian}\n"
+        ));
+        return out;
+    };
+    let end = lines[header + 1..]
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .map_or(lines.len(), |i| header + 1 + i);
+    let key = |l: &str, k: &str| {
+        let t = l.trim_start();
+        t.strip_prefix(k)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    };
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let mut missing = Vec::new();
+    for (k, value) in [("version", &version), ("debian", &debian)] {
+        match (header + 1..end).find(|&i| key(lines[i], k)) {
+            Some(i) => out[i] = format!("{value}\n"),
+            None => missing.push(format!("{value}\n")),
+        }
+    }
+    let header_line = &mut out[header];
+    if !header_line.ends_with('\n') {
+        header_line.push('\n');
+    }
+    out.splice(header + 1..header + 1, missing);
+    out.concat()
+}
+
 fn write_file(path: &Path, data: &[u8]) -> Result<(), Failure> {
     let (uid, gid, mode) = match fs::metadata(path) {
         Ok(m) => (m.uid(), m.gid(), m.mode() & 0o7777),
@@ -134,12 +213,34 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         return undo(req, main, &main_text, drop_path.as_deref(), out);
     }
 
+    // Which sshd this is decides how every line, home and command is
+    // judged from now on; setup records it in keyward.toml.
+    let found = sshd::identify(req.sshd).map_err(|e| {
+        Failure::new(
+            Exit::Config,
+            format!("cannot tell which OpenSSH release sshd is: {e}"),
+        )
+    })?;
+    if found.version < openssh::OLDEST_MODELLED {
+        return Err(Failure::new(
+            Exit::Config,
+            format!(
+                "{} is {}; keyward models OpenSSH {} and later (older releases parse key options \
+                 with code keyward does not mirror), so it cannot say what this sshd will do. Nothing changed",
+                req.sshd.display(),
+                found.describe(),
+                openssh::OLDEST_MODELLED
+            ),
+        ));
+    }
+    let config = &config.with_sshd(found);
     let binary = binary(req.binary)?;
     let command = command_line(&binary, req.config_path)?;
     let (user, create_user) = command_user(req.command_user, config)?;
     if registered(&before, &command, &user) {
+        let recorded = record_sshd(req.config_path, found, req.dry_run)?;
         let msg = format!(
-            "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed"
+            "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed in sshd's configuration; {recorded}"
         );
         let mut warnings = match_warnings(main, drop_dir.as_deref());
         warnings.extend(syslog_warning(config));
@@ -226,12 +327,14 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             }
         };
         let creates = create_user.then(|| format!("would create the system user {user}"));
+        let records = record_sshd(req.config_path, found, true)?;
         out.emit(
-            &serde_json::json!({"changed": false, "dry_run": true, "diff": diff, "creates": creates}),
+            &serde_json::json!({"changed": false, "dry_run": true, "diff": diff, "creates": creates, "sshd": records}),
             |w| {
                 if let Some(c) = &creates {
                     writeln!(w, "{c}")?;
                 }
+                writeln!(w, "{records}")?;
                 write!(w, "{diff}")
             },
         )?;
@@ -306,6 +409,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     };
     let store = ensure_store(config)?;
     let state = ensure_state(config, &user);
+    let recorded = record_sshd(req.config_path, found, false)?;
     let written = match &plan {
         Plan::DropIn { path, .. } => path.display().to_string(),
         Plan::MainFile { .. } => main.display().to_string(),
@@ -321,6 +425,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         "reload": reloaded,
         "store": store,
         "state": state,
+        "sshd": recorded,
         "warnings": warnings,
         "created": created,
     });
@@ -341,6 +446,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         }
         writeln!(w, "{reloaded}")?;
         writeln!(w, "{store}")?;
+        writeln!(w, "{recorded}")?;
         writeln!(w, "{state}")?;
         writeln!(w, "undo with: keyward setup --undo")
     })?;
@@ -765,4 +871,45 @@ fn reload(req: &Request, main: &Path) -> Result<String, String> {
         }
     }
     Ok("sshd is not running; it reads the change when it starts".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openssh::Version;
+
+    const V82: Sshd = Sshd {
+        version: Version::new(8, 2, 1),
+        debian: false,
+    };
+
+    #[test]
+    fn the_sshd_table_is_appended_or_edited_in_place() {
+        let added = with_sshd_table("store = \"/etc/keyward\"", V82);
+        assert!(
+            added.starts_with("store = \"/etc/keyward\"\n\n[sshd]\n"),
+            "{added}"
+        );
+        assert!(
+            added.ends_with("version = \"8.2p1\"\ndebian = false\n"),
+            "{added}"
+        );
+        let cfg = Config::parse(added.as_bytes(), Path::new("/k.toml")).unwrap();
+        assert_eq!(cfg.sshd(), V82);
+        // Again with another release: only the two values change.
+        let edited = with_sshd_table(&added, openssh::DEFAULT);
+        assert_eq!(
+            edited,
+            added
+                .replace("version = \"8.2p1\"", "version = \"9.2p1\"")
+                .replace("debian = false", "debian = true")
+        );
+        // A table written by hand, missing one value, followed by another.
+        let hand = "[sshd]\n  version=\"9.2p1\" # mine\n[syslog]\nfacility = \"auth\"\n";
+        assert_eq!(
+            with_sshd_table(hand, V82),
+            "[sshd]\ndebian = false\nversion = \"8.2p1\"\n[syslog]\nfacility = \"auth\"\n"
+        );
+        assert!(with_sshd_table("", V82).starts_with("[sshd]\n"));
+    }
 }
