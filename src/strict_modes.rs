@@ -1,5 +1,7 @@
 //! What sshd's StrictModes will say about a user's own key files
-//! (`auth2-pubkeyfile.c:auth_openfile`, `misc.c:safe_path`, 9.2).
+//! (`auth2-pubkeyfile.c:auth_openfile`, `misc.c:safe_path`). `safe_path` is
+//! the same from 7.7 to 10.5 (a buffer copy aside); what differs is Debian's
+//! patch, followed through `[sshd] debian` (`Config::group_exception`).
 //!
 //! For each file: it must be a regular file; its real path must be owned by
 //! root or the user and not group- or world-writable; so must each directory

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs every keyward test on Debian 12, as root: installs what the tests need
-# (OpenSSH server and client; python3 and git for the dependency audit), then
-# cargo test, then tests/audit-deps.sh. Leaves no test user behind.
+# (OpenSSH server and client; python3 and git for the dependency audit; a C
+# toolchain and Debian's OpenSSH source for the differential test's oracle),
+# builds that oracle (tests/oracle/build.sh), then cargo test, then
+# tests/audit-deps.sh. Leaves no test user behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "tests/run.sh: run as root (the tests create users and root-owned trees)" >&2; exit 1; }
 
 missing=()
-for pkg in openssh-server openssh-client util-linux passwd python3 git; do
+for pkg in openssh-server openssh-client util-linux passwd python3 git \
+    autoconf automake build-essential libssl-dev zlib1g-dev libpam0g-dev dpkg-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,6 +20,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 install -d -m 0755 /run/sshd   # sshd's privilege-separation directory
 
+# Debian's own OpenSSH source (the installed sshd's, patches applied) needs a
+# deb-src line; add one for bookworm for the build when there is none.
+src_list=/etc/apt/sources.list.d/keyward-tests-src.sources
+if ! grep -rqs '^\(Types: \)\?deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat >"$src_list" <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    apt-get update -qq
+fi
+
 cleanup() {
     # Test users are named kwt<digits>; anything left by an interrupted run goes.
     for u in $(getent passwd | awk -F: '$1 ~ /^kwt[0-9]+$/ { print $1 }'); do
@@ -24,7 +47,15 @@ cleanup() {
     done
     rm -rf /var/lib/keyward-test
 }
+cleanup_sources() {
+    if [ -f "$src_list" ]; then
+        rm -f "$src_list"
+        apt-get update -qq || true
+    fi
+}
 cleanup
-trap cleanup EXIT INT TERM
+trap 'cleanup; cleanup_sources' EXIT INT TERM
+bash tests/oracle/build.sh
+cleanup_sources
 cargo test --locked "$@"
 bash tests/audit-deps.sh

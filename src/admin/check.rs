@@ -101,7 +101,25 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             None => config.home_check.files.clone(),
         };
         let strict = settings.as_ref().is_none_or(|s| s.strict_modes);
-        let own_ok = own_files(account, &files, strict, config, &mut r);
+        let accepted = own_files(account, &files, strict, config, &mut r);
+        // As root, read those files as import does and judge their lines as
+        // the recorded sshd reads them: a file sshd opens but whose every
+        // line it skips lets no one in.
+        let read = match pw.as_ref().filter(|_| nix::unistd::geteuid().is_root()) {
+            Some(pw) => Some(super::import::own_files(
+                pw,
+                &files,
+                config.group_exception(),
+            )?),
+            None => None,
+        };
+        let own_ok = match &read {
+            None => !accepted.is_empty(),
+            Some(read) => read
+                .iter()
+                .filter(|(path, _)| accepted.contains(path))
+                .any(|(path, own)| own_usable(path, own, &mut r)),
+        };
         let usable = keys
             .as_deref()
             .is_some_and(|k| k.iter().any(|k| !k.cert_authority && !k.expired));
@@ -118,10 +136,8 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
                 )),
             );
         }
-        if let Some(pw) = pw.as_ref().filter(|_| nix::unistd::geteuid().is_root()) {
-            for (path, own) in super::import::own_files(pw, &files, config.group_exception())? {
-                super::import::report_own(&account.name, &path, &own, &mut r);
-            }
+        for (path, own) in read.iter().flatten() {
+            super::import::report_own(&account.name, path, own, &mut r);
         }
     }
 
@@ -537,21 +553,47 @@ fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Re
     Some(keys.records)
 }
 
+/// Whether one of the user's own files, which sshd opens, holds a key sshd
+/// can use; says which lines sshd skips, with its reason.
+fn own_usable(path: &Path, own: &super::import::Own, r: &mut Report) -> bool {
+    let super::import::Own::Read(f) = own else {
+        return false;
+    };
+    let now = Now::system();
+    let mut keys = inventory::Keys::default();
+    inventory::scan_one(path, &f.data, &now, &mut keys);
+    for bad in &keys.invalid {
+        r.warning(
+            format!(
+                "{}:{}: sshd skips this line: {}",
+                bad.source, bad.line, bad.reason
+            ),
+            Some(format!(
+                "correct or delete line {} of {}",
+                bad.line, bad.source
+            )),
+        );
+    }
+    keys.records.iter().any(|k| !k.cert_authority && !k.expired)
+}
+
 /// StrictModes' verdict on each of the user's own key files.
-/// Returns whether sshd will read at least one of the user's own files.
+/// Returns the files sshd will open.
 fn own_files(
     account: &Account,
     files: &[String],
     strict: bool,
     config: &Config,
     r: &mut Report,
-) -> bool {
+) -> Vec<std::path::PathBuf> {
     let (group_exception, platform) = (config.group_exception(), config.home_check.platform);
     if !strict {
         r.info("StrictModes no: sshd reads the user's own files whatever their modes");
         return files
             .iter()
-            .any(|p| strict_modes::expand(p, account).is_file());
+            .map(|p| strict_modes::expand(p, account))
+            .filter(|p| p.is_file())
+            .collect();
     }
     let findings = strict_modes::check(account, files, group_exception);
     let accepted = config.accepted(&account.name, &account.home);
@@ -568,7 +610,7 @@ fn own_files(
         };
         r.push(level, what, fix);
     }
-    let mut readable = false;
+    let mut readable = Vec::new();
     for pattern in files {
         let path = strict_modes::expand(pattern, account);
         let named = findings.iter().any(|f| matches!(f, Finding::Refused { file, .. } | Finding::NotRegular { file } if *file == path));
@@ -576,7 +618,7 @@ fn own_files(
             continue;
         }
         if std::fs::metadata(&path).is_ok() {
-            readable = true;
+            readable.push(path.clone());
             r.ok(format!(
                 "{}: sshd accepts its modes (StrictModes)",
                 crate::log::path(&path)

@@ -479,9 +479,20 @@ pub struct Sshd {
 impl Sshd {
     /// `sshd -D -e -f CONFIG EXTRA...`, waiting until `port` accepts.
     pub fn start(config: &Path, extra: &[&str], port: u16, log: &Path) -> Sshd {
+        Sshd::start_binary(Path::new("/usr/sbin/sshd"), config, extra, port, log)
+    }
+
+    /// The same with another sshd binary (one built from source).
+    pub fn start_binary(
+        binary: &Path,
+        config: &Path,
+        extra: &[&str],
+        port: u16,
+        log: &Path,
+    ) -> Sshd {
         use std::time::{Duration, Instant};
         mkdir(Path::new("/run/sshd"), 0o755);
-        let child = Command::new("/usr/sbin/sshd")
+        let child = Command::new(binary)
             .args(["-D", "-e", "-f"])
             .arg(config)
             .args(extra)

@@ -14,6 +14,7 @@ mkdir -p "$out"
 jobs=$(nproc)
 
 # build NAME VERSION DEBIAN(0|1) SRCDIR [sshd]
+# (--sysconfdir=/etc/ssh: the sshd finds the host keys where DSM and Debian keep them)
 build() {
     local name=$1 version=$2 debian=$3 src=$4 with_sshd=${5:-}
     local dir=$out/$name
@@ -28,7 +29,7 @@ build() {
     (
         cd "$src" || exit 1
         if [ ! -x configure ] || [ configure.ac -nt configure ]; then autoreconf -fi >/dev/null 2>&1 || exit 1; fi
-        [ -f config.h ] || ./configure --with-privsep-path=/run/sshd --with-pam >"$dir.configure.log" 2>&1 || exit 1
+        [ -f config.h ] || ./configure --sysconfdir=/etc/ssh --with-privsep-path=/run/sshd --with-pam >"$dir.configure.log" 2>&1 || exit 1
         if [ -n "$with_sshd" ]; then
             make -j"$jobs" sshd >"$dir.make.log" 2>&1 || exit 1
             cp sshd "$dir/sshd" || exit 1
