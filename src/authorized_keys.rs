@@ -55,6 +55,12 @@ pub enum LineError {
         since: Version,
         sshd: Version,
     },
+    /// Any other line this release refuses and a later one reads.
+    LaterRelease {
+        reason: Box<LineError>,
+        since: Version,
+        sshd: Version,
+    },
     /// `invalid key option string`: a quote opened in the options never closes.
     UnterminatedQuote,
     NoKey,
@@ -81,6 +87,14 @@ impl fmt::Display for LineError {
                 f,
                 "{} needs OpenSSH {since}; this sshd is {sshd}, which never uses this line",
                 esc(what)
+            ),
+            LineError::LaterRelease {
+                reason,
+                since,
+                sshd,
+            } => write!(
+                f,
+                "{reason}: this sshd is {sshd}, which never uses this line (OpenSSH {since} and later read it)"
             ),
             LineError::UnterminatedQuote => {
                 write!(f, "invalid key option string (unterminated quote)")
@@ -121,8 +135,36 @@ pub fn parse_line(raw: &[u8]) -> Result<Option<KeyLine<'_>>, LineError> {
     parse_line_as(raw, openssh::installed())
 }
 
-/// Parses one line as release `sshd` does.
+/// Parses one line as release `sshd` does. A refusal that a later release
+/// would not make says which release reads the line.
 pub fn parse_line_as<'a>(raw: &'a [u8], sshd: &Sshd) -> Result<Option<KeyLine<'a>>, LineError> {
+    match parse_for(raw, sshd) {
+        Err(e) if !matches!(e, LineError::NeedsRelease { .. }) => {
+            let later = openssh::BOUNDARIES.iter().find(|&&v| {
+                v > sshd.version
+                    && parse_for(
+                        raw,
+                        &Sshd {
+                            version: v,
+                            debian: sshd.debian,
+                        },
+                    )
+                    .is_ok()
+            });
+            Err(match later {
+                Some(&since) => LineError::LaterRelease {
+                    reason: Box::new(e),
+                    since,
+                    sshd: sshd.version,
+                },
+                None => e,
+            })
+        }
+        other => other,
+    }
+}
+
+fn parse_for<'a>(raw: &'a [u8], sshd: &Sshd) -> Result<Option<KeyLine<'a>>, LineError> {
     let Some(line) = content(raw) else {
         return Ok(None);
     };
@@ -828,7 +870,10 @@ mod tests {
         );
         // UTC suffixes arrived in 9.1.
         let utc = format!("expiry-time=\"20991231Z\" {ED}");
-        assert!(parse_line_as(utc.as_bytes(), &v82).is_err());
+        assert_eq!(
+            parse_line_as(utc.as_bytes(), &v82).unwrap_err().to_string(),
+            "bad key options: invalid expires time: this sshd is 8.2p1, which never uses this line (OpenSSH 9.1p1 and later read it)"
+        );
         assert_eq!(ok(&utc).options.valid_before, Some(4_102_358_400));
     }
 

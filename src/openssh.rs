@@ -76,6 +76,23 @@ pub const OLDEST_MODELLED: Version = Version::new(7, 7, 1);
 /// compares with keyward's, line by line (tests/differential.rs).
 pub const VERIFIED: &[&str] = &["8.2p1", "9.2p1 (Debian 9.2p1-2+deb12u10)", "10.5p1"];
 
+/// The first release of each change `Sshd` models, oldest first: asking
+/// each of these is asking every release.
+pub const BOUNDARIES: &[Version] = &[
+    Version::new(7, 7, 1),
+    Version::new(7, 8, 1),
+    Version::new(8, 1, 1),
+    Version::new(8, 2, 1),
+    Version::new(8, 4, 1),
+    Version::new(8, 6, 1),
+    Version::new(8, 7, 1),
+    Version::new(9, 1, 1),
+    Version::new(9, 4, 1),
+    Version::new(9, 8, 1),
+    Version::new(9, 9, 1),
+    Version::new(10, 4, 1),
+];
+
 static INSTALLED: OnceLock<Sshd> = OnceLock::new();
 
 /// The sshd this process answers to: set once from the configuration,
