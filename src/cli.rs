@@ -147,7 +147,9 @@ pub enum Command {
     /// Register keyward as sshd's AuthorizedKeysCommand (or, with --undo, remove it)
     #[command(long_about = "Register keyward as sshd's AuthorizedKeysCommand.\n\n\
         Reads the effective configuration with `sshd -T`; refuses, naming it, when another \
-        AuthorizedKeysCommand is active (unless --replace); writes a drop-in where sshd_config \
+        AuthorizedKeysCommand is active, unless --chain (keyward serves that command's keys after \
+        its own, as [[chain]] in keyward.toml, and runs as its user) or --replace; records the sshd \
+        release (`sshd -V`) as [sshd] in keyward.toml; writes a drop-in where sshd_config \
         includes sshd_config.d/*.conf, otherwise a marked block before every directive of \
         sshd_config (before any Match block) with a dated backup; checks the result with `sshd -t` \
         and `sshd -T`; reloads sshd the platform's way; puts the old files back if anything fails. \
@@ -160,8 +162,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Take the slot from another AuthorizedKeysCommand
-        #[arg(long)]
+        #[arg(long, conflicts_with = "chain")]
         replace: bool,
+        /// Share the slot: run the AuthorizedKeysCommand that holds it after keyward's store
+        #[arg(long)]
+        chain: bool,
         /// Write the configuration but do not reload sshd
         #[arg(long)]
         no_reload: bool,
@@ -420,6 +425,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
             undo,
             dry_run,
             replace,
+            chain,
             no_reload,
             binary,
             command_user,
@@ -431,6 +437,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
                 undo,
                 dry_run,
                 replace,
+                chain,
                 reload: !no_reload,
                 binary: binary.as_deref(),
                 command_user: command_user.as_deref(),

@@ -28,6 +28,34 @@ pub struct Config {
     pub syslog: SyslogConfig,
     pub home_check: HomeCheckConfig,
     pub sshd: SshdConfig,
+    /// Other AuthorizedKeysCommands whose keys keyward serves after its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainConfig>,
+}
+
+/// One `[[chain]]` table: a command written as sshd's AuthorizedKeysCommand
+/// line is, so an existing line moves over verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    pub command: String,
+    /// Seconds before the command is killed and contributes nothing.
+    #[serde(default = "default_chain_timeout")]
+    pub timeout: u64,
+    /// Bytes of output past which it is killed and contributes nothing.
+    #[serde(default = "default_chain_output")]
+    pub max_output: u64,
+}
+
+pub const DEFAULT_CHAIN_TIMEOUT: u64 = 5;
+pub const DEFAULT_CHAIN_OUTPUT: u64 = 1024 * 1024;
+
+fn default_chain_timeout() -> u64 {
+    DEFAULT_CHAIN_TIMEOUT
+}
+
+fn default_chain_output() -> u64 {
+    DEFAULT_CHAIN_OUTPUT
 }
 
 /// The sshd keyward answers to, as `keyward setup` found it (`sshd -V`).
@@ -90,6 +118,7 @@ impl Default for Config {
             syslog: SyslogConfig::default(),
             home_check: HomeCheckConfig::default(),
             sshd: SshdConfig::default(),
+            chain: Vec::new(),
         }
     }
 }
@@ -254,6 +283,32 @@ impl Config {
                 "accepted_homes",
                 format!("[home_check] accepted_homes: {bad:?} must be an absolute path or pattern"),
             );
+        }
+        for c in &self.chain {
+            if let Err(why) = crate::chain::validate(c, &self.sshd()) {
+                say(
+                    "command",
+                    format!("[[chain]] command = {:?}: {why}", c.command),
+                );
+            }
+            if !(1..=600).contains(&c.timeout) {
+                say(
+                    "timeout",
+                    format!(
+                        "[[chain]] timeout = {}: give 1 to 600 seconds (sshd's LoginGraceTime is 120 by default)",
+                        c.timeout
+                    ),
+                );
+            }
+            if !(1024..=64 * 1024 * 1024).contains(&c.max_output) {
+                say(
+                    "max_output",
+                    format!(
+                        "[[chain]] max_output = {}: give 1024 to 67108864 bytes",
+                        c.max_output
+                    ),
+                );
+            }
         }
         if let Some(v) = &self.sshd.version {
             match openssh::Version::parse(v) {

@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::authorized_keys::{self, KeyLine};
+use crate::chain;
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::fingerprint::Fingerprint;
@@ -47,6 +48,8 @@ pub struct Served {
     pub files: usize,
     /// The lines came through the fingerprint index.
     pub via_index: bool,
+    /// Lines that came from chained commands.
+    pub chained: usize,
 }
 
 pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
@@ -110,7 +113,15 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
         }
     };
 
-    let result = lookup(&config, &user, offered.as_ref(), &mut log);
+    let mut result = lookup(&config, &user, offered.as_ref(), &mut log);
+    // Chained commands only after a lookup that may serve at all: an unsafe
+    // store fails the whole lookup closed, whatever they would print.
+    if let Ok(served) = &mut result
+        && !config.chain.is_empty()
+    {
+        let values = chain_values(&user, req, offered.as_ref(), known.as_ref());
+        run_chains(&config, &user, &values, offered.as_ref(), served, &mut log);
+    }
     // What this lookup did, for the home warning to say truthfully.
     let mut did = Did::Failed;
     let exit = match result {
@@ -154,6 +165,83 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
         home_check(&config, &user, known, &did, &mut log);
     }
     exit
+}
+
+/// What the `%` tokens of chained commands stand for in this lookup: what
+/// sshd passed keyward, or can be derived from it.
+fn chain_values(
+    user: &UserName,
+    req: &Request,
+    offered: Option<&Offered>,
+    known: Option<&Account>,
+) -> chain::Values {
+    let account = match known {
+        Some(a) => Some((a.uid.to_string(), a.home.display().to_string())),
+        None => uzers::get_user_by_name(user.as_os_str())
+            .map(|pw| (pw.uid().to_string(), pw.home_dir().display().to_string())),
+    };
+    let mut v = chain::Values {
+        user: user.display(),
+        uid: account.as_ref().map(|a| a.0.clone()),
+        home: account.map(|a| a.1),
+        ..chain::Values::default()
+    };
+    match offered {
+        Some(Offered::Key(k)) => {
+            v.key = req.offered.map(|o| o.to_string_lossy().into_owned());
+            v.key_type = Some(k.type_name.clone());
+            v.fingerprint = Some(k.fingerprint.to_string());
+        }
+        Some(Offered::Fingerprint(fp)) => v.fingerprint = Some(fp.to_string()),
+        None => {}
+    }
+    v
+}
+
+/// Runs each `[[chain]]` command and serves the lines of those that
+/// succeed, judged as store lines are. A failure is logged and costs only
+/// that command's keys.
+fn run_chains(
+    config: &Config,
+    user: &UserName,
+    values: &chain::Values,
+    offered: Option<&Offered>,
+    served: &mut Served,
+    log: &mut Log,
+) {
+    let sshd = config.sshd();
+    let u = user.display();
+    for c in &config.chain {
+        let source = Path::new(&c.command);
+        let shown = log::escape(c.command.as_bytes());
+        let ran = match chain::argv(c, values, &sshd) {
+            Ok(argv) => chain::run(&argv, c, config.group_exception(), None),
+            Err(f) => chain::Ran {
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                result: Err(f),
+                took: Default::default(),
+            },
+        };
+        for line in ran.stderr.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            log.notice(&format!(
+                "user {u}: chained command {shown} said: {}",
+                log::escape(line)
+            ));
+        }
+        if let Err(why) = &ran.result {
+            log.err(&format!(
+                "user {u}: chained command {shown} {why}: none of its keys are served (keyward's own are)"
+            ));
+            continue;
+        }
+        let before = served.lines;
+        let mut skipped = 0;
+        for (i, raw) in ran.stdout.split(|&b| b == b'\n').enumerate() {
+            consider(raw, source, i + 1, offered, served, &mut skipped, log);
+        }
+        served.chained += served.lines - before;
+    }
 }
 
 /// What a lookup did, as the home warning reports it.
@@ -518,7 +606,7 @@ pub fn judge<'a>(raw: &'a [u8], offered: Option<&Offered>) -> Verdict<'a> {
 
 fn summary(user: &UserName, offered: Option<&Offered>, s: &Served) -> String {
     let u = user.display();
-    if s.files == 0 {
+    if s.files == 0 && s.chained == 0 {
         return format!("user {u}: no keys in the store");
     }
     match offered.map(|o| (o.fingerprint(), o)) {

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod authorized_keys;
 pub mod c_library;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod edit;

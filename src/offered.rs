@@ -38,6 +38,8 @@ pub struct OfferedKey {
     pub certificate: bool,
     /// Of the plain key, as sshd's `%f` would give it.
     pub fingerprint: Fingerprint,
+    /// The type the blob names, as sshd's `%t` gives it.
+    pub type_name: String,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -75,6 +77,7 @@ impl OfferedKey {
             material,
             certificate,
             fingerprint,
+            type_name: String::new(),
         }
     }
 
@@ -113,15 +116,16 @@ impl Offered {
                 .to_bytes()
                 .map_err(|e| bad(&e))?;
             let own = plain(&own)?;
-            return Ok(Offered::Key(OfferedKey::new(
-                plain(&ca)?,
-                true,
-                Fingerprint::of_sha256(&own.blob),
-            )));
+            let mut k = OfferedKey::new(plain(&ca)?, true, Fingerprint::of_sha256(&own.blob));
+            k.type_name = cert.algorithm().to_certificate_type();
+            return Ok(Offered::Key(k));
         }
         let key = plain(&blob)?;
         let fp = Fingerprint::of_sha256(&key.blob);
-        Ok(Offered::Key(OfferedKey::new(key, false, fp)))
+        let name = key.kind.name().to_string();
+        let mut k = OfferedKey::new(key, false, fp);
+        k.type_name = name;
+        Ok(Offered::Key(k))
     }
 
     /// The offered key's fingerprint, for log lines.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every keyward test on Debian 12, as root: installs what the tests need
 # (OpenSSH server and client; python3 and git for the dependency audit; a C
-# toolchain and Debian's OpenSSH source for the differential test's oracle),
+# toolchain and Debian's OpenSSH source for the differential test's oracle;
+# OpenLDAP and SSSD for the chaining test, kept from starting on install),
 # builds that oracle (tests/oracle/build.sh), then cargo test, then
 # tests/audit-deps.sh. Leaves no test user behind.
 set -euo pipefail
@@ -13,10 +14,28 @@ for pkg in openssh-server openssh-client util-linux passwd python3 git \
     autoconf automake build-essential libssl-dev zlib1g-dev libpam0g-dev dpkg-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+# The directory for tests/sssd.rs: the tests start their own slapd and sssd,
+# so the packages' own daemons must not start (policy-rc.d says no while
+# they install). libnss-sss adds `sss` to /etc/nsswitch.conf.
+ldap=()
+for pkg in slapd ldap-utils sssd-common sssd-ldap libnss-sss; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || ldap+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#ldap[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if [ ${#ldap[@]} -gt 0 ]; then
+        policy=/usr/sbin/policy-rc.d
+        own_policy=0
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && own_policy=1
+        fi
+        apt-get install -y -qq --no-install-recommends "${ldap[@]}" >/dev/null
+        if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
+    fi
 fi
 install -d -m 0755 /run/sshd   # sshd's privilege-separation directory
 

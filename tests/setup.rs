@@ -333,3 +333,69 @@ fn synology_scripts_install_and_reapply_after_an_update() {
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert_eq!(effective(&config, Some("root")), (want, "nobody".into()));
 }
+
+/// `--chain` on DSM's layout (no drop-ins: a block at the top of the main
+/// file) over an `sss_ssh_authorizedkeys` line, and `--undo`, byte for byte;
+/// and a command set only inside a Match block, which is not adopted.
+#[test]
+fn chain_adopts_the_global_command_and_undo_gives_it_back() {
+    let t = Tree::new();
+    let config = t.root.join("sshd_config");
+    let stock = fs::read_to_string("tests/fixtures/dsm7-sshd_config").unwrap();
+    let at = stock.find("\nMatch ").unwrap() + 1;
+    let held = format!(
+        "{}AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys %u\nAuthorizedKeysCommandUser nobody\n{}",
+        &stock[..at],
+        &stock[at..]
+    );
+    write(&config, &held, 0o644);
+    let o = setup_on(&t, &config, &["--chain", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&config).unwrap(), held);
+    assert!(!fs::read_to_string(&t.config).unwrap().contains("[[chain]]"));
+
+    let o = setup_on(&t, &config, &["--chain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(effective(&config, None), (ours(&t), "nobody".into()));
+    let cfg = fs::read_to_string(&t.config).unwrap();
+    assert_eq!(cfg.matches("[[chain]]").count(), 1, "{cfg}");
+    assert!(
+        cfg.contains("command = \"/usr/bin/sss_ssh_authorizedkeys %u\"\n"),
+        "{cfg}"
+    );
+    // Again: nothing changes, the chain is not added twice.
+    let o = setup_on(&t, &config, &["--chain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&t.config).unwrap(), cfg);
+
+    let o = setup_on(&t, &config, &["--undo"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&config).unwrap(), held);
+
+    // Set only inside a Match block: the users it matches keep their own
+    // command; setup registers keyward for the rest and names the block.
+    let t = Tree::new();
+    let (config, _dir) = debian(&t, "");
+    let mut before = fs::read_to_string(&config).unwrap();
+    before.push_str(
+        "Match User ldapusers\n    AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys %u\n    AuthorizedKeysCommandUser nobody\n",
+    );
+    write(&config, &before, 0o644);
+    let o = setup_on(&t, &config, &["--chain"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(
+            "inside `Match User ldapusers`: the connections that block matches do not run keyward"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!fs::read_to_string(&t.config).unwrap().contains("[[chain]]"));
+    assert_eq!(
+        effective(&config, Some("ldapusers")).0,
+        "/usr/bin/sss_ssh_authorizedkeys %u"
+    );
+    let o = setup_on(&t, &config, &["--undo"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&config).unwrap(), before);
+}

@@ -69,14 +69,19 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     // store, then the command tried with a key from that store.
     let mut store_report = Report::default();
     let keys = store_keys(config, &user, &mut store_report);
+    // Keys for the user from chained commands.
+    let mut chained = false;
     if let Some(s) = &settings {
         release(config, req.sshd, &mut r);
         sshd_settings(s, &user, &mut r);
         let argv = command(s, config, req.config, &mut r);
         let run_as = argv.as_ref().and_then(|_| command_user(s, &user, &mut r));
         r.findings.append(&mut store_report.findings);
-        if let (Some(argv), Some(run_as), Some(account)) = (argv, run_as, &account) {
-            try_command(&argv, &run_as, account, keys.as_deref(), &mut r);
+        if let (Some(argv), Some(run_as), Some(account)) = (argv, run_as.as_ref(), &account) {
+            try_command(&argv, run_as, account, keys.as_deref(), &mut r);
+        }
+        if let (Some(run_as), Some(account)) = (run_as.as_ref(), &account) {
+            chained = chains(config, run_as, account, keys.as_deref(), &mut r);
         }
     } else {
         r.findings.append(&mut store_report.findings);
@@ -123,7 +128,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         let usable = keys
             .as_deref()
             .is_some_and(|k| k.iter().any(|k| !k.cert_authority && !k.expired));
-        if !usable && !own_ok {
+        if !usable && !chained && !own_ok {
             r.error(
                 format!(
                     "no key login works for {}: keyward's store has no usable key for the user, and \
@@ -551,6 +556,97 @@ fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Re
         ));
     }
     Some(keys.records)
+}
+
+/// Each `[[chain]]` command, run as sshd would run keyward (as the
+/// command user) for this user, and what it returned.
+fn chains(
+    config: &Config,
+    run_as: &uzers::User,
+    account: &Account,
+    keys: Option<&[Record]>,
+    r: &mut Report,
+) -> bool {
+    let mut any = false;
+    let sshd = config.sshd();
+    let key = keys.and_then(|k| k.iter().find(|k| !k.cert_authority));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let values = crate::chain::Values {
+        user: account.name.clone(),
+        uid: Some(account.uid.to_string()),
+        home: Some(account.home.display().to_string()),
+        key: key.map(|k| b64.encode(&k.blob)),
+        key_type: key.map(|k| k.kind.clone()),
+        fingerprint: key.map(|k| k.fingerprint.clone()),
+    };
+    let as_root = nix::unistd::geteuid().is_root();
+    for c in &config.chain {
+        let shown = crate::log::escape(c.command.as_bytes());
+        let argv = match crate::chain::argv(c, &values, &sshd) {
+            Ok(a) => a,
+            Err(f) => {
+                r.warning(
+                    format!("chain: {shown} {f}: none of its keys are served"),
+                    None,
+                );
+                continue;
+            }
+        };
+        let as_user = as_root.then(|| (run_as.uid(), run_as.primary_group_id()));
+        let ran = crate::chain::run(&argv, c, config.group_exception(), as_user);
+        for line in ran.stderr.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            r.info(format!("chain: {shown} said: {}", crate::log::escape(line)));
+        }
+        if let Err(f) = &ran.result {
+            r.warning(
+                format!(
+                    "chain: {shown} {f} (as {}, in {} ms): none of its keys are served; keyward's own are",
+                    run_as.name().to_string_lossy(),
+                    ran.took.as_millis()
+                ),
+                None,
+            );
+            continue;
+        }
+        let mut found = inventory::Keys::default();
+        inventory::scan_one(
+            Path::new(&c.command),
+            &ran.stdout,
+            &Now::system(),
+            &mut found,
+        );
+        for bad in &found.invalid {
+            r.warning(
+                format!(
+                    "chain: {}:{}: line dropped: {}",
+                    bad.source, bad.line, bad.reason
+                ),
+                None,
+            );
+        }
+        any |= found
+            .records
+            .iter()
+            .any(|k| !k.cert_authority && !k.expired);
+        let fps: Vec<&str> = found
+            .records
+            .iter()
+            .map(|k| k.fingerprint.as_str())
+            .collect();
+        r.ok(format!(
+            "chain: {shown} (as {}, {} ms): {} key line(s) for {}{}",
+            run_as.name().to_string_lossy(),
+            ran.took.as_millis(),
+            fps.len(),
+            account.name,
+            if fps.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", fps.join(", "))
+            }
+        ));
+    }
+    any
 }
 
 /// Whether one of the user's own files, which sshd opens, holds a key sshd

@@ -28,6 +28,8 @@ pub struct Request<'a> {
     pub undo: bool,
     pub dry_run: bool,
     pub replace: bool,
+    /// Adopt the AuthorizedKeysCommand that holds the slot as a `[[chain]]`.
+    pub chain: bool,
     pub reload: bool,
     pub binary: Option<&'a Path>,
     pub command_user: Option<&'a str>,
@@ -104,6 +106,48 @@ fn record_sshd(config_path: Option<&Path>, found: Sshd, dry_run: bool) -> Result
         write_file(path, new.as_bytes())?;
     }
     Ok(what)
+}
+
+/// Adds `command` as a `[[chain]]` table to keyward's configuration
+/// (unless one has it already), keeping every other byte.
+fn record_chain(
+    config_path: Option<&Path>,
+    command: &str,
+    user: &str,
+    dry_run: bool,
+) -> Result<String, Failure> {
+    let path = config_path.unwrap_or(Path::new(crate::config::DEFAULT_PATH));
+    let old = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io_failure(path, e)),
+    };
+    let said = format!(
+        "chained: sshd's previous AuthorizedKeysCommand {command} now runs after keyward's store, as {user} \
+         (keyward runs as {user} too, with no more privilege than that command had); `keyward setup --undo` \
+         gives the slot back to it"
+    );
+    let current = Config::parse(old.as_bytes(), path)?;
+    if current.chain.iter().any(|c| c.command == command) {
+        return Ok(format!("{said} (already in {})", path.display()));
+    }
+    let mut new = old.clone();
+    if !new.is_empty() && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    if !new.is_empty() {
+        new.push('\n');
+    }
+    new.push_str(&format!(
+        "[[chain]]\n# Adopted by `keyward setup --chain`: sshd's AuthorizedKeysCommand before keyward,\n\
+         # run as {user}. Its keys are served after keyward's own.\ncommand = {}\n",
+        toml::Value::String(command.to_string())
+    ));
+    Config::parse(new.as_bytes(), path)?;
+    if !dry_run {
+        write_file(path, new.as_bytes())?;
+    }
+    Ok(format!("{} ({})", said, path.display()))
 }
 
 /// `text` with `[sshd] version` and `debian` set to `found`: the values in an
@@ -236,7 +280,48 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let config = &config.with_sshd(found);
     let binary = binary(req.binary)?;
     let command = command_line(&binary, req.config_path)?;
-    let (user, create_user) = command_user(req.command_user, config)?;
+    // Another program in the slot: --chain adopts it, --replace evicts it,
+    // neither refuses. Ours: written by setup, or a command line whose
+    // program is this keyward (same path or same file). Its arguments prove
+    // nothing: a foreign helper may well take `keys %u` too.
+    let foreign = before.command.as_ref().filter(|other| {
+        !(ours(&main_text, drop_path.as_deref()).is_some_and(|o| o.contains(other.as_str()))
+            || sshd::argv_split(other).is_ok_and(|argv| runs_keyward(&argv[0], &binary)))
+    });
+    if let Some(other) = foreign
+        && !req.replace
+        && !req.chain
+    {
+        return Err(Failure::new(
+            Exit::Config,
+            format!(
+                "sshd already runs AuthorizedKeysCommand {other} (as {}); sshd has one such slot and \
+                 taking it would lock out whoever relies on that helper. Nothing changed. Run \
+                 `keyward setup --chain` to serve its keys after keyward's own, `keyward setup \
+                 --replace` to put keyward in its place, or remove it yourself",
+                before.command_user.as_deref().unwrap_or("no user")
+            ),
+        ));
+    }
+    let adopt = foreign.filter(|_| req.chain);
+    let (user, create_user) = match (adopt, &before.command_user, req.command_user) {
+        // The chained command ran as that user and may need to: keyward
+        // runs as it too, with exactly the privileges the command had.
+        (Some(other), Some(prev), None) => {
+            if uzers::get_user_by_name(prev.as_str()).is_some_and(|pw| pw.uid() == 0) {
+                return Err(Failure::new(
+                    Exit::DataErr,
+                    format!(
+                        "{other} runs as {prev}, which is root; keyward will not run as root before \
+                         authentication: pass --command-user with the unprivileged user that command \
+                         can work as. Nothing changed"
+                    ),
+                ));
+            }
+            (prev.clone(), false)
+        }
+        _ => command_user(req.command_user, config)?,
+    };
     if registered(&before, &command, &user) {
         let recorded = record_sshd(req.config_path, found, req.dry_run)?;
         let msg = format!(
@@ -256,25 +341,6 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             },
         )?;
         return Ok(Exit::Ok);
-    }
-    if let Some(other) = &before.command {
-        // Ours: written by setup, or a command line whose program is this
-        // keyward (same path or same file). Its arguments prove nothing: a
-        // foreign helper may well take `keys %u` too.
-        let is_ours = ours(&main_text, drop_path.as_deref())
-            .is_some_and(|o| o.contains(other.as_str()))
-            || sshd::argv_split(other).is_ok_and(|argv| runs_keyward(&argv[0], &binary));
-        if !is_ours && !req.replace {
-            return Err(Failure::new(
-                Exit::Config,
-                format!(
-                    "sshd already runs AuthorizedKeysCommand {other} (as {}); sshd has one such slot and \
-                     taking it would lock out whoever relies on that helper. Nothing changed. Remove it \
-                     yourself, or run `keyward setup --replace` to put keyward first",
-                    before.command_user.as_deref().unwrap_or("no user")
-                ),
-            ));
-        }
     }
     // sshd refuses to run a program under a writable directory; say so now
     // rather than after every key is refused.
@@ -327,7 +393,11 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             }
         };
         let creates = create_user.then(|| format!("would create the system user {user}"));
-        let records = record_sshd(req.config_path, found, true)?;
+        let mut records = record_sshd(req.config_path, found, true)?;
+        if let Some(other) = adopt {
+            records.push('\n');
+            records.push_str(&record_chain(req.config_path, other, &user, true)?);
+        }
         out.emit(
             &serde_json::json!({"changed": false, "dry_run": true, "diff": diff, "creates": creates, "sshd": records}),
             |w| {
@@ -409,7 +479,11 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     };
     let store = ensure_store(config)?;
     let state = ensure_state(config, &user);
-    let recorded = record_sshd(req.config_path, found, false)?;
+    let mut recorded = record_sshd(req.config_path, found, false)?;
+    if let Some(other) = adopt {
+        recorded.push('\n');
+        recorded.push_str(&record_chain(req.config_path, other, &user, false)?);
+    }
     let written = match &plan {
         Plan::DropIn { path, .. } => path.display().to_string(),
         Plan::MainFile { .. } => main.display().to_string(),

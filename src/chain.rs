@@ -1,0 +1,352 @@
+//! Other AuthorizedKeysCommands, run after keyward's own store (`[[chain]]`
+//! in keyward.toml): sshd has one command slot, and keyward shares it with
+//! the command that held it (`sss_ssh_authorizedkeys`, EC2 Instance Connect,
+//! `userdbctl ssh-authorized-keys`).
+//!
+//! Each command is treated as sshd treats its AuthorizedKeysCommand: split
+//! with the release's `argv_split`, tokens expanded in the arguments only,
+//! the program checked like sshd's `safe_path` (root-owned, not group- or
+//! world-writable up to `/`), run with sshd's environment and stdin from
+//! /dev/null. Beyond sshd: a time limit and an output cap, after which the
+//! whole process group is killed. Its output goes through the same line
+//! grammar and key filter as the store's; a command that fails contributes
+//! nothing and never stops keyward's own keys.
+//!
+//! Runs before authentication, as the AuthorizedKeysCommandUser.
+
+use std::fmt;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::config::ChainConfig;
+use crate::openssh::Sshd;
+use crate::sshd;
+use crate::strict_modes;
+
+/// The tokens a chained command may use: those sshd gives an
+/// AuthorizedKeysCommand and keyward receives or can derive.
+pub const TOKENS: &[char] = &['%', 'u', 'U', 'h', 'f', 'k', 't'];
+
+/// What the tokens stand for in one lookup.
+#[derive(Debug, Default, Clone)]
+pub struct Values {
+    pub user: String,
+    pub uid: Option<String>,
+    pub home: Option<String>,
+    /// sshd's `%k` as keyward received it (a key or a certificate).
+    pub key: Option<String>,
+    pub key_type: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line does not split, or names an unknown token.
+    Invalid(String),
+    /// A token this lookup has no value for (`%k` when sshd passed `%f`).
+    NoValue(char),
+    /// sshd would refuse to run the program.
+    Unsafe(String),
+    Spawn(std::io::Error),
+    Exit(i32),
+    Signal(i32),
+    Timeout(u64),
+    TooMuch(u64),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Invalid(why) => write!(f, "cannot be run: {why}"),
+            Failure::NoValue(t) => write!(
+                f,
+                "uses %{t}, which this lookup has no value for (sshd passed keyward {}); register keyward with `keys %u %k %h %U`",
+                if *t == 'k' || *t == 't' {
+                    "a fingerprint, not the key"
+                } else {
+                    "no such argument"
+                }
+            ),
+            Failure::Unsafe(why) => {
+                write!(f, "is refused as sshd refuses an unsafe command: {why}")
+            }
+            Failure::Spawn(e) => write!(f, "could not be started: {e}"),
+            Failure::Exit(code) => write!(f, "failed, status {code}"),
+            Failure::Signal(sig) => write!(f, "was killed by signal {sig}"),
+            Failure::Timeout(secs) => write!(f, "did not finish within {secs} s and was killed"),
+            Failure::TooMuch(cap) => write!(f, "printed more than {cap} bytes and was killed"),
+        }
+    }
+}
+
+/// Config-time check: the command splits, starts with an absolute path,
+/// and uses only known tokens.
+pub fn validate(c: &ChainConfig, sshd: &Sshd) -> Result<(), String> {
+    let argv =
+        sshd::argv_split_as(&c.command, sshd).map_err(|e| format!("sshd would say it {e}"))?;
+    if !argv[0].starts_with('/') {
+        return Err("the program must be an absolute path, as sshd requires".into());
+    }
+    for arg in &argv[1..] {
+        let mut chars = arg.chars();
+        while let Some(ch) = chars.next() {
+            if ch == '%' {
+                match chars.next() {
+                    Some(t) if TOKENS.contains(&t) => {}
+                    Some(t) => {
+                        return Err(format!("unknown token %{t} (known: %u %U %h %f %k %t %%)"));
+                    }
+                    None => return Err("a lone % at the end".into()),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The argv sshd would run: split, tokens expanded in the arguments (never
+/// in the program), one value per argument; with no arguments, the user name.
+pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<String>, Failure> {
+    validate(c, sshd).map_err(Failure::Invalid)?;
+    let mut argv = sshd::argv_split_as(&c.command, sshd).map_err(|e| Failure::Invalid(e.into()))?;
+    if argv.len() == 1 {
+        argv.push(values.user.clone());
+        return Ok(argv);
+    }
+    for arg in &mut argv[1..] {
+        let mut out = String::new();
+        let mut chars = arg.chars();
+        while let Some(ch) = chars.next() {
+            if ch != '%' {
+                out.push(ch);
+                continue;
+            }
+            let t = chars.next().unwrap_or('%');
+            let v = match t {
+                '%' => Some("%"),
+                'u' => Some(values.user.as_str()),
+                'U' => values.uid.as_deref(),
+                'h' => values.home.as_deref(),
+                'k' => values.key.as_deref(),
+                't' => values.key_type.as_deref(),
+                'f' => values.fingerprint.as_deref(),
+                _ => None,
+            };
+            out.push_str(v.ok_or(Failure::NoValue(t))?);
+        }
+        *arg = out;
+    }
+    Ok(argv)
+}
+
+/// What one run gave.
+pub struct Ran {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub result: Result<(), Failure>,
+    pub took: Duration,
+}
+
+/// The most stderr kept for the log.
+const MAX_STDERR: usize = 4096;
+
+/// Runs `argv` after sshd's program check, as the current user (or, for
+/// `keyward check` running as root, as `as_user`).
+pub fn run(
+    argv: &[String],
+    c: &ChainConfig,
+    group_exception: bool,
+    as_user: Option<(u32, u32)>,
+) -> Ran {
+    let start = Instant::now();
+    let failed = |f: Failure| Ran {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        result: Err(f),
+        took: start.elapsed(),
+    };
+    match strict_modes::program_check(Path::new(&argv[0]), group_exception) {
+        Ok(o) if o.is_empty() => {}
+        Ok(o) => {
+            let why: Vec<String> = o.iter().map(|x| x.describe()).collect();
+            return failed(Failure::Unsafe(why.join("; ")));
+        }
+        Err(e) => return failed(Failure::Unsafe(e)),
+    }
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .current_dir("/")
+        // Its own process group, so that a timeout kills its children too.
+        .process_group(0);
+    // sshd's environment for the command: PATH, USER, LOGNAME, HOME and
+    // LANG, which is what keyward itself was given.
+    for var in ["PATH", "USER", "LOGNAME", "HOME", "LANG"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    if let Some((uid, gid)) = as_user {
+        // std drops the supplementary groups when root sets a uid.
+        cmd.uid(uid).gid(gid);
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return failed(Failure::Spawn(e)),
+    };
+    let pid = child.id() as i32;
+    let deadline = start + Duration::from_secs(c.timeout);
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let (mut out_open, mut err_open) = (true, true);
+    let mut result = Ok(());
+    let mut buf = vec![0u8; 64 * 1024];
+    while out_open || err_open {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            result = Err(Failure::Timeout(c.timeout));
+            break;
+        }
+        let ready: Vec<bool> = {
+            let mut fds = Vec::new();
+            if out_open {
+                fds.push(PollFd::new(out.as_fd(), PollFlags::POLLIN));
+            }
+            if err_open {
+                fds.push(PollFd::new(err.as_fd(), PollFlags::POLLIN));
+            }
+            let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    result = Err(Failure::Spawn(e.into()));
+                    break;
+                }
+            }
+            fds.iter().map(|f| f.any().unwrap_or(true)).collect()
+        };
+        let mut i = 0;
+        if out_open {
+            if ready[i] {
+                match out.read(&mut buf) {
+                    Ok(0) | Err(_) => out_open = false,
+                    Ok(n) => stdout.extend_from_slice(&buf[..n]),
+                }
+            }
+            i += 1;
+        }
+        if err_open && ready[i] {
+            match err.read(&mut buf) {
+                Ok(0) | Err(_) => err_open = false,
+                Ok(n) => {
+                    let room = MAX_STDERR.saturating_sub(stderr.len());
+                    stderr.extend_from_slice(&buf[..n.min(room)]);
+                }
+            }
+        }
+        if stdout.len() as u64 > c.max_output {
+            result = Err(Failure::TooMuch(c.max_output));
+            break;
+        }
+    }
+    if result.is_err() {
+        let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+        let _ = child.wait();
+        stdout.clear();
+        return Ran {
+            stdout,
+            stderr,
+            result,
+            took: start.elapsed(),
+        };
+    }
+    // Both pipes are closed; the program may still be on its way out.
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Ok(st),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+                let _ = child.wait();
+                break Err(Failure::Timeout(c.timeout));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => break Err(Failure::Spawn(e)),
+        }
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let result = match status {
+        Ok(st) if st.success() => Ok(()),
+        Ok(st) => match st.code() {
+            Some(code) => Err(Failure::Exit(code)),
+            None => Err(Failure::Signal(st.signal().unwrap_or(0))),
+        },
+        Err(f) => Err(f),
+    };
+    if result.is_err() {
+        // sshd uses no key from a command that failed, even a matching one.
+        stdout.clear();
+    }
+    Ran {
+        stdout,
+        stderr,
+        result,
+        took: start.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(command: &str) -> ChainConfig {
+        ChainConfig {
+            command: command.into(),
+            timeout: crate::config::DEFAULT_CHAIN_TIMEOUT,
+            max_output: crate::config::DEFAULT_CHAIN_OUTPUT,
+        }
+    }
+
+    #[test]
+    fn commands_split_and_expand_as_sshd_does() {
+        let d = &crate::openssh::DEFAULT;
+        let v = Values {
+            user: "alice".into(),
+            uid: Some("1001".into()),
+            home: Some("/home/alice".into()),
+            fingerprint: Some("SHA256:x".into()),
+            ..Values::default()
+        };
+        assert_eq!(
+            argv(&chain("/usr/bin/sss_ssh_authorizedkeys %u"), &v, d).unwrap(),
+            ["/usr/bin/sss_ssh_authorizedkeys", "alice"]
+        );
+        // No arguments: sshd passes the user name.
+        assert_eq!(argv(&chain("/x"), &v, d).unwrap(), ["/x", "alice"]);
+        // Tokens stay one argument each; %% is a percent sign.
+        assert_eq!(
+            argv(&chain("/x \"%u %U\" %h%% %f"), &v, d).unwrap(),
+            ["/x", "alice 1001", "/home/alice%", "SHA256:x"]
+        );
+        assert!(matches!(
+            argv(&chain("/x %k"), &v, d),
+            Err(Failure::NoValue('k'))
+        ));
+        for bad in ["x %u", "/x %C", "/x %", "/x \"open"] {
+            assert!(validate(&chain(bad), d).is_err(), "{bad}");
+        }
+    }
+}

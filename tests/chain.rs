@@ -1,0 +1,212 @@
+//! `[[chain]]`: keyward runs another AuthorizedKeysCommand after its own
+//! store. Commands that fail in every way sshd's own slot can fail, and a
+//! real sshd login through each: the local user's key from the store always
+//! works, and the log says what the chained command did.
+//! (The real directory, OpenLDAP + SSSD, is in tests/sssd.rs.)
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// An executable script in a root-owned 0755 directory, written by another
+/// process (a write descriptor in this one could make an exec elsewhere
+/// fail with ETXTBSY).
+pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    mkdir(dir, 0o755);
+    let tmp = dir.join(format!(".{name}.src"));
+    write(&tmp, format!("#!/bin/sh\n{body}\n"), 0o644);
+    let path = dir.join(name);
+    let st = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(&tmp)
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fs::remove_file(&tmp).unwrap();
+    path
+}
+
+/// A tree whose config chains `command` (with `extra` settings), a user
+/// whose only key is in the store, and a second key only the chained
+/// command knows.
+fn chained(command: &str, extra: &str) -> (Tree, User, PathBuf, String) {
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    let (key, public) = t.keygen("local");
+    write(&t.user_file(&u.name), format!("{public}\n"), 0o644);
+    t.write_config(&format!("[[chain]]\ncommand = {command:?}\n{extra}"));
+    (t, u, key, public)
+}
+
+fn offered(public: &str) -> String {
+    public.split(' ').nth(1).unwrap().to_string()
+}
+
+fn login_works(t: &Tree, user: &str, key: &Path) {
+    let port = free_port();
+    let config = t.sshd_config(
+        port,
+        &format!(
+            "AuthorizedKeysCommand {} --config {} keys %u %k %h %U\n",
+            t.bin.display(),
+            t.config.display()
+        ),
+    );
+    let sshd = Sshd::start(&config, &[], port, &t.root.join("sshd.log"));
+    let o = sshd.ssh(key, user, "echo in");
+    assert_eq!(stdout(&o), "in\n", "{}\n{}", stderr(&o), sshd.log());
+}
+
+#[test]
+fn a_good_chained_command_adds_its_keys_after_the_store() {
+    let t0 = Tree::new();
+    let (remote_key, remote_public) = t0.keygen("remote");
+    let dir = t0.root.join("chained");
+    let cmd = script(
+        &dir,
+        "keys.sh",
+        &format!(
+            "[ \"$1\" = \"$KWT_USER\" ] || true\necho \"# for $1 uid $2 home $3 type $4\"\necho 'not a key line'\necho '{remote_public}'"
+        ),
+    );
+    let (t, u, key, public) = chained(&format!("{} %u %U %h %t %%x", cmd.display()), "");
+    let o = t.keys_as_nobody(&[&u.name, &offered(&remote_public)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("{remote_public}\n"));
+    let msgs = t.syslog.drain();
+    let found = expect_msg(&msgs, INFO, &["found at"]);
+    assert!(
+        found
+            .text
+            .contains(&format!("{} %u %U %h %t %%x:3", cmd.display())),
+        "{}",
+        found.text
+    );
+    // The store's key: the store's line, nothing of the chained command's.
+    let o = t.keys_as_nobody(&[&u.name, &offered(&public)]);
+    assert_eq!(stdout(&o), format!("{public}\n"));
+    // Every line, as with `keys USER` alone: the store's, then the chained
+    // command's valid ones; its invalid line is dropped and logged with the
+    // command's name. Without %k there is nothing for %t.
+    t.write_config(&format!("[[chain]]\ncommand = \"{} %u\"\n", cmd.display()));
+    let o = t.keys_as_nobody(&[&u.name]);
+    assert_eq!(
+        stdout(&o),
+        format!("{public}\n{remote_public}\n"),
+        "{}",
+        stderr(&o)
+    );
+    let msgs = t.syslog.drain();
+    expect_msg(
+        &msgs,
+        WARNING,
+        &[&format!(
+            "{} %u:2: line skipped: unknown key type \"not\"",
+            cmd.display()
+        )],
+    );
+    t.write_config(&format!(
+        "[[chain]]\ncommand = \"{} %u %U %h %t %%x\"\n",
+        cmd.display()
+    ));
+    // Both log in through a real sshd.
+    login_works(&t, &u.name, &key);
+    login_works(&t, &u.name, &remote_key);
+}
+
+/// Each way a chained command can fail: no keys from it, an error naming
+/// it, the store's key still served and still logging in.
+#[test]
+fn failing_chained_commands_cost_only_their_own_keys() {
+    let t0 = Tree::new();
+    let dir = t0.root.join("chained");
+    let (_, remote_public) = t0.keygen("remote");
+    // Group-writable by a group with a member other than root (nogroup).
+    let open = t0.root.join("open");
+    let unsafe_cmd = script(&open, "unsafe.sh", &format!("echo '{remote_public}'"));
+    nix::unistd::chown(&open, None, Some(nix::unistd::Gid::from_raw(65534))).unwrap();
+    chmod(&open, 0o775);
+    let cases: Vec<(PathBuf, &str, &str)> = vec![
+        (
+            script(&dir, "hang.sh", "sleep 60"),
+            "timeout = 1",
+            "did not finish within 1 s and was killed",
+        ),
+        (
+            script(
+                &dir,
+                "flood.sh",
+                "yes 'ssh-ed25519 AAAA flood' | head -c 104857600",
+            ),
+            "",
+            "printed more than 1048576 bytes and was killed",
+        ),
+        (
+            script(
+                &dir,
+                "fails.sh",
+                &format!("echo '{remote_public}'\necho 'lookup failed' >&2\nexit 1"),
+            ),
+            "",
+            "failed, status 1",
+        ),
+        (
+            unsafe_cmd,
+            "",
+            "is refused as sshd refuses an unsafe command",
+        ),
+    ];
+    for (cmd, extra, why) in cases {
+        let (t, u, key, public) = chained(&format!("{} %u", cmd.display()), extra);
+        let started = std::time::Instant::now();
+        let o = t.keys_as_nobody(&[&u.name, &offered(&remote_public)]);
+        assert_eq!(code(&o), 0, "{why}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "", "{why}");
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "{why}: {:?}",
+            started.elapsed()
+        );
+        let msgs = t.syslog.drain();
+        let e = expect_msg(&msgs, ERR, &["chained command", why]);
+        assert!(
+            e.text
+                .contains("none of its keys are served (keyward's own are)"),
+            "{}",
+            e.text
+        );
+        if why.starts_with("failed") {
+            expect_msg(&msgs, NOTICE, &["said: lookup failed"]);
+        }
+        let o = t.keys_as_nobody(&[&u.name, &offered(&public)]);
+        assert_eq!(stdout(&o), format!("{public}\n"), "{why}");
+        login_works(&t, &u.name, &key);
+    }
+}
+
+#[test]
+fn chain_commands_are_checked_when_the_config_is_read() {
+    let t = Tree::new();
+    for (command, want) in [
+        ("relative/x %u", "must be an absolute path"),
+        ("/bin/true %C", "unknown token %C"),
+        ("/bin/true \"open", "invalid quotes"),
+    ] {
+        t.write_config(&format!("[[chain]]\ncommand = {command:?}\n"));
+        let o = t.admin(&["config"]);
+        assert_eq!(code(&o), 78, "{command}");
+        assert!(
+            stderr(&o).contains(want) || stdout(&o).contains(want),
+            "{command}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+    }
+    t.write_config("[[chain]]\ncommand = \"/bin/true\"\ntimeout = 0\n");
+    assert_eq!(code(&t.admin(&["config"])), 78);
+}
