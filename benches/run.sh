@@ -153,6 +153,23 @@ KEY1_RATIO=$(interleave 1000 "$B/keyward" --config "$B/home-off.toml" keys u1 "$
 echo "empty-rust-program,0,floor of any Rust binary,no,off,,,,,,$EMPTY_RATIO" >> "$CSV"
 echo "file-1-key-beside-empty,1,file,key,off,,,,,,$KEY1_RATIO" >> "$CSV"
 
+# One chained command ([[chain]]) after a one-key store, against that
+# command alone: what keyward adds in front of, say, sss_ssh_authorizedkeys.
+# The chained command prints 10 keys, the offered one last.
+printf '#!/bin/sh\nexec cat %s/chain-keys\n' "$B" > "$B/chained.sh"
+chmod 0755 "$B/chained.sh"
+{ head -n 9 "$B/store/users/u10000"; cat "$B/id.pub"; } > "$B/chain-keys"
+install -d -m 0755 "$B/chainstore" "$B/chainstore/users"
+printf 'store = "%s/chainstore"\n[syslog]\nsocket = "%s/log.sock"\n[home_check]\nenabled = false\n[[chain]]\ncommand = "%s/chained.sh %%u"\n' \
+    "$B" "$B" "$B" > "$B/chain.toml"
+chmod 0644 "$B/chain.toml" "$B/chain-keys"
+head -n 1 "$B/store/users/u100" > "$B/chainstore/users/u1"
+hyperfine -N -w 10 -r 300 --export-json "$OUT/chain.json" \
+    --command-name kw "$B/keyward --config $B/chain.toml keys u1 $KEY" \
+    --command-name cat "$B/chained.sh u1" >/dev/null 2>&1
+# "cat" here is the chained command run alone, as sshd would run it.
+summarize "$OUT/chain.json" "chain-1-command,10,one chained command vs that command alone,key,off" "" ""
+
 # The biggest user without its index, then every user indexed the way
 # `keyward add` would leave them (the store above was written by hand).
 measure "file-100000-fp-noindex" 100000 file yes off "$B/home-off.toml" "u100000" "$B/store/users/u100000"

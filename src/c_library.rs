@@ -18,16 +18,13 @@ use crate::openssh::Sshd;
 /// The suffix and the whole-string rule arrived in 9.1; since 10.4 a time
 /// before 1970 passes (only a failing mktime is refused).
 pub fn parse_absolute_time(s: &[u8], sshd: &Sshd) -> Option<u64> {
-    let mut l = s.len();
-    let mut utc = false;
-    if !sshd.expiry_utc_suffix() {
-    } else if l > 1 && s[l - 1].eq_ignore_ascii_case(&b'z') {
-        utc = true;
-        l -= 1;
-    } else if l > 3 && s[l - 3..].eq_ignore_ascii_case(b"UTC") {
-        utc = true;
-        l -= 3;
-    }
+    let suffix = match s.len() {
+        _ if !sshd.expiry_utc_suffix() => 0,
+        l if l > 1 && s[l - 1].eq_ignore_ascii_case(&b'z') => 1,
+        l if l > 3 && s[l - 3..].eq_ignore_ascii_case(b"UTC") => 3,
+        _ => 0,
+    };
+    let (l, utc) = (s.len() - suffix, suffix > 0);
     // `%.4s` stops at a NUL; the value is a C string, so there is none.
     let part = |a: usize, b: usize| &s[a.min(l)..b.min(l)];
     let (buf, fmt): (Vec<u8>, &[u8]) = match l {

@@ -96,17 +96,12 @@ pub fn validate(c: &ChainConfig, sshd: &Sshd) -> Result<(), String> {
         return Err("the program must be an absolute path, as sshd requires".into());
     }
     for arg in &argv[1..] {
-        let mut chars = arg.chars();
-        while let Some(ch) = chars.next() {
-            if ch == '%' {
-                match chars.next() {
-                    Some(t) if TOKENS.contains(&t) => {}
-                    Some(t) => {
-                        return Err(format!("unknown token %{t} (known: %u %U %h %f %k %t %%)"));
-                    }
-                    None => return Err("a lone % at the end".into()),
-                }
-            }
+        if let Some(t) = sshd::tokens_outside(arg, TOKENS).first() {
+            return Err(if t == "%" {
+                "a lone % at the end".into()
+            } else {
+                format!("unknown token {t} (known: %u %U %h %f %k %t %%)")
+            });
         }
     }
     Ok(())
@@ -121,28 +116,25 @@ pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<String>
         argv.push(values.user.clone());
         return Ok(argv);
     }
+    let have: Vec<(char, &str)> = [
+        ('u', Some(values.user.as_str())),
+        ('U', values.uid.as_deref()),
+        ('h', values.home.as_deref()),
+        ('k', values.key.as_deref()),
+        ('t', values.key_type.as_deref()),
+        ('f', values.fingerprint.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(t, v)| v.map(|v| (t, v)))
+    .collect();
     for arg in &mut argv[1..] {
-        let mut out = String::new();
-        let mut chars = arg.chars();
-        while let Some(ch) = chars.next() {
-            if ch != '%' {
-                out.push(ch);
-                continue;
-            }
-            let t = chars.next().unwrap_or('%');
-            let v = match t {
-                '%' => Some("%"),
-                'u' => Some(values.user.as_str()),
-                'U' => values.uid.as_deref(),
-                'h' => values.home.as_deref(),
-                'k' => values.key.as_deref(),
-                't' => values.key_type.as_deref(),
-                'f' => values.fingerprint.as_deref(),
-                _ => None,
-            };
-            out.push_str(v.ok_or(Failure::NoValue(t))?);
+        if let Some(missing) = sshd::tokens_used(arg)
+            .into_iter()
+            .find(|t| *t != '%' && !have.iter().any(|(k, _)| k == t))
+        {
+            return Err(Failure::NoValue(missing));
         }
-        *arg = out;
+        *arg = sshd::expand(arg, &have);
     }
     Ok(argv)
 }
@@ -274,7 +266,9 @@ pub fn run(
             took: start.elapsed(),
         };
     }
-    // Both pipes are closed; the program may still be on its way out.
+    // Both pipes are closed; the program is on its way out, or keeps
+    // running without them: wait for it, in short and then longer naps.
+    let mut nap = Duration::from_micros(20);
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break Ok(st),
@@ -283,7 +277,10 @@ pub fn run(
                 let _ = child.wait();
                 break Err(Failure::Timeout(c.timeout));
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Ok(None) => {
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(5));
+            }
             Err(e) => break Err(Failure::Spawn(e)),
         }
     };

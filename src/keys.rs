@@ -119,7 +119,7 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
     if let Ok(served) = &mut result
         && !config.chain.is_empty()
     {
-        let values = chain_values(&user, req, offered.as_ref(), known.as_ref());
+        let values = chain_values(&config, &user, req, offered.as_ref(), known.as_ref());
         run_chains(&config, &user, &values, offered.as_ref(), served, &mut log);
     }
     // What this lookup did, for the home warning to say truthfully.
@@ -170,15 +170,22 @@ pub fn run(req: &Request, stdout: &mut dyn Write) -> Exit {
 /// What the `%` tokens of chained commands stand for in this lookup: what
 /// sshd passed keyward, or can be derived from it.
 fn chain_values(
+    config: &Config,
     user: &UserName,
     req: &Request,
     offered: Option<&Offered>,
     known: Option<&Account>,
 ) -> chain::Values {
+    // Ask the user database only when sshd did not say and a command asks.
+    let wanted = config
+        .chain
+        .iter()
+        .any(|c| c.command.contains("%U") || c.command.contains("%h"));
     let account = match known {
         Some(a) => Some((a.uid.to_string(), a.home.display().to_string())),
-        None => uzers::get_user_by_name(user.as_os_str())
+        None if wanted => uzers::get_user_by_name(user.as_os_str())
             .map(|pw| (pw.uid().to_string(), pw.home_dir().display().to_string())),
+        None => None,
     };
     let mut v = chain::Values {
         user: user.display(),
@@ -394,13 +401,19 @@ pub fn lookup(
 }
 
 /// The search for the lines that can carry an offered key.
-pub struct Finder(aho_corasick::AhoCorasick);
+/// Three memchr memmem searches, one per alignment: three SIMD passes over
+/// a 10 MB store took 7.8 ms where one aho-corasick pass over the three
+/// patterns took 10.7 ms (`cat`: 5.0 ms).
+pub struct Finder(Vec<memchr::memmem::Finder<'static>>);
 
 impl Finder {
     pub fn new(key: &OfferedKey) -> Finder {
-        // Three short patterns: aho-corasick searches them with SIMD in
-        // one pass (its "Teddy" searcher), as memchr's memmem does one.
-        Finder(aho_corasick::AhoCorasick::new(key.needles()).expect("three short patterns"))
+        Finder(
+            key.needles()
+                .iter()
+                .map(|n| memchr::memmem::Finder::new(n).into_owned())
+                .collect(),
+        )
     }
 }
 
@@ -415,8 +428,8 @@ fn candidates(data: &[u8], finder: &Finder, mut each: impl FnMut(&[u8], usize)) 
         |&at: &usize| data[at] != b'\r' || !matches!(data.get(at + 1), Some(b'\n' | b'\r') | None);
     let mut starts: Vec<usize> = finder
         .0
-        .find_iter(data)
-        .map(|m| m.start())
+        .iter()
+        .flat_map(|f| f.find_iter(data))
         .chain(memchr::memchr3_iter(0x0b, 0x0c, b'\r', data).filter(inner_cr))
         .map(|at| memchr::memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1))
         .collect();

@@ -316,7 +316,11 @@ pub fn command_tokens(sshd: &openssh::Sshd) -> Vec<char> {
 /// Tokens the release does not know: sshd drops the whole connection on
 /// them. A lone `%` at the end counts too.
 pub fn unknown_tokens(arg: &str, sshd: &openssh::Sshd) -> Vec<String> {
-    let known = command_tokens(sshd);
+    tokens_outside(arg, &command_tokens(sshd))
+}
+
+/// The `%` tokens of `arg` that are not in `known`.
+pub fn tokens_outside(arg: &str, known: &[char]) -> Vec<String> {
     let mut out = Vec::new();
     let mut chars = arg.chars();
     while let Some(c) = chars.next() {
@@ -326,6 +330,20 @@ pub fn unknown_tokens(arg: &str, sshd: &openssh::Sshd) -> Vec<String> {
                 Some(t) => out.push(format!("%{t}")),
                 None => out.push("%".into()),
             }
+        }
+    }
+    out
+}
+
+/// The token letters `arg` uses (`%%` included as `%`).
+pub fn tokens_used(arg: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    let mut chars = arg.chars();
+    while let Some(c) = chars.next() {
+        if c == '%'
+            && let Some(t) = chars.next()
+        {
+            out.push(t);
         }
     }
     out
