@@ -147,6 +147,18 @@ pub struct Ran {
     pub took: Duration,
 }
 
+impl Ran {
+    /// A command that was not run, and why.
+    pub fn not_run(why: Failure) -> Ran {
+        Ran {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            result: Err(why),
+            took: Duration::ZERO,
+        }
+    }
+}
+
 /// The most stderr kept for the log.
 const MAX_STDERR: usize = 4096;
 
@@ -158,21 +170,15 @@ pub fn run(
     group_exception: bool,
     as_user: Option<(u32, u32)>,
 ) -> Ran {
-    let start = Instant::now();
-    let failed = |f: Failure| Ran {
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-        result: Err(f),
-        took: start.elapsed(),
-    };
     match strict_modes::program_check(Path::new(&argv[0]), group_exception) {
         Ok(o) if o.is_empty() => {}
         Ok(o) => {
             let why: Vec<String> = o.iter().map(|x| x.describe()).collect();
-            return failed(Failure::Unsafe(why.join("; ")));
+            return Ran::not_run(Failure::Unsafe(why.join("; ")));
         }
-        Err(e) => return failed(Failure::Unsafe(e)),
+        Err(e) => return Ran::not_run(Failure::Unsafe(e)),
     }
+    let start = Instant::now();
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .env_clear()
@@ -195,7 +201,7 @@ pub fn run(
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return failed(Failure::Spawn(e)),
+        Err(e) => return Ran::not_run(Failure::Spawn(e)),
     };
     let pid = child.id() as i32;
     let deadline = start + Duration::from_secs(c.timeout);

@@ -81,11 +81,7 @@ fn io_failure(path: &Path, e: std::io::Error) -> Failure {
 /// table's two values and keeping every other byte. Returns what it did.
 fn record_sshd(config_path: Option<&Path>, found: Sshd, dry_run: bool) -> Result<String, Failure> {
     let path = config_path.unwrap_or(Path::new(crate::config::DEFAULT_PATH));
-    let old = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(io_failure(path, e)),
-    };
+    let old = config_text(path)?;
     let new = with_sshd_table(&old, found);
     let what = format!(
         "{} {} in {} ([sshd]): keyward judges lines, homes and the command as this release does",
@@ -100,12 +96,40 @@ fn record_sshd(config_path: Option<&Path>, found: Sshd, dry_run: bool) -> Result
             path.display()
         ));
     }
-    // Never write a file keyward itself would then refuse.
-    Config::parse(new.as_bytes(), path)?;
-    if !dry_run {
-        write_file(path, new.as_bytes())?;
-    }
+    save_config(path, &new, dry_run)?;
     Ok(what)
+}
+
+/// keyward's configuration file as text; empty when there is none.
+fn config_text(path: &Path) -> Result<String, Failure> {
+    match fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(io_failure(path, e)),
+    }
+}
+
+/// Writes what setup edited into keyward's configuration, after checking
+/// that keyward itself would accept it.
+fn save_config(path: &Path, text: &str, dry_run: bool) -> Result<(), Failure> {
+    Config::parse(text.as_bytes(), path)?;
+    if !dry_run {
+        write_file(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `text` with `table` appended after a blank line.
+fn append_table(text: &str, table: &str) -> String {
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(table);
+    out
 }
 
 /// Adds `command` as a `[[chain]]` table to keyward's configuration
@@ -117,11 +141,7 @@ fn record_chain(
     dry_run: bool,
 ) -> Result<String, Failure> {
     let path = config_path.unwrap_or(Path::new(crate::config::DEFAULT_PATH));
-    let old = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(io_failure(path, e)),
-    };
+    let old = config_text(path)?;
     let said = format!(
         "chained: sshd's previous AuthorizedKeysCommand {command} now runs after keyward's store, as {user} \
          (keyward runs as {user} too, with no more privilege than that command had); `keyward setup --undo` \
@@ -131,22 +151,15 @@ fn record_chain(
     if current.chain.iter().any(|c| c.command == command) {
         return Ok(format!("{said} (already in {})", path.display()));
     }
-    let mut new = old.clone();
-    if !new.is_empty() && !new.ends_with('\n') {
-        new.push('\n');
-    }
-    if !new.is_empty() {
-        new.push('\n');
-    }
-    new.push_str(&format!(
-        "[[chain]]\n# Adopted by `keyward setup --chain`: sshd's AuthorizedKeysCommand before keyward,\n\
-         # run as {user}. Its keys are served after keyward's own.\ncommand = {}\n",
-        toml::Value::String(command.to_string())
-    ));
-    Config::parse(new.as_bytes(), path)?;
-    if !dry_run {
-        write_file(path, new.as_bytes())?;
-    }
+    let new = append_table(
+        &old,
+        &format!(
+            "[[chain]]\n# Adopted by `keyward setup --chain`: sshd's AuthorizedKeysCommand before keyward,\n\
+             # run as {user}. Its keys are served after keyward's own.\ncommand = {}\n",
+            toml::Value::String(command.to_string())
+        ),
+    );
+    save_config(path, &new, dry_run)?;
     Ok(format!("{} ({})", said, path.display()))
 }
 
@@ -157,19 +170,14 @@ pub fn with_sshd_table(text: &str, found: Sshd) -> String {
     let debian = format!("debian = {}", found.debian);
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     let Some(header) = lines.iter().position(|l| l.trim() == "[sshd]") else {
-        let mut out = text.to_string();
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str(&format!(
-            "[sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n\
-             # and the command line as this OpenSSH release does. Run setup again after\n\
-             # an OpenSSH upgrade; `keyward check` says when the two differ.\n{version}\n{debian}\n"
-        ));
-        return out;
+        return append_table(
+            text,
+            &format!(
+                "[sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n\
+                 # and the command line as this OpenSSH release does. Run setup again after\n\
+                 # an OpenSSH upgrade; `keyward check` says when the two differ.\n{version}\n{debian}\n"
+            ),
+        );
     };
     let end = lines[header + 1..]
         .iter()
