@@ -228,7 +228,7 @@ fn later_label(t: &[u8], sshd: &Sshd) -> Option<LineError> {
     let since = if t == b"webauthn-sk-ecdsa-sha2-nistp256@openssh.com" {
         Version::new(8, 4, 1)
     } else {
-        Sshd::type_since(kind)
+        kind.since()
     };
     (sshd.version < since).then(|| LineError::NeedsRelease {
         what: format!("key type {}", String::from_utf8_lossy(t)),

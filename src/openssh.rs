@@ -4,8 +4,8 @@
 //! asks this module instead of assuming one version.
 //!
 //! The feature versions come from the OpenSSH sources (the first release
-//! tag that carries each change). The releases keyward proves against
-//! OpenSSH's own parser are listed in `VERIFIED`.
+//! tag that carries each change). tests/differential.rs proves the model
+//! against OpenSSH's own parser for 8.2p1, Debian's 9.2p1 and 10.5p1.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -71,10 +71,6 @@ pub const DEFAULT: Sshd = Sshd {
 /// auth-options.c into `sshauthopt_parse` in 7.7); older ones parse options
 /// with code keyward does not mirror.
 pub const OLDEST_MODELLED: Version = Version::new(7, 7, 1);
-
-/// Releases whose line parser the differential test builds from source and
-/// compares with keyward's, line by line (tests/differential.rs).
-pub const VERIFIED: &[&str] = &["8.2p1", "9.2p1 (Debian 9.2p1-2+deb12u10)", "10.5p1"];
 
 /// The first release of each change `Sshd` models, oldest first: asking
 /// each of these is asking every release.
@@ -182,8 +178,8 @@ impl KeyType {
         }
     }
 
-    /// The first release that reads this type.
-    fn since(self) -> Version {
+    /// The first release that reads this type (DSA: see `Sshd::has_type`).
+    pub fn since(self) -> Version {
         match self {
             KeyType::SkEd25519 | KeyType::SkEcdsaP256 => Version::new(8, 2, 1),
             KeyType::MlDsa44Ed25519 => Version::new(10, 4, 1),
@@ -245,11 +241,6 @@ impl Sshd {
             return !v.at_least(9, 8);
         }
         v >= t.since()
-    }
-
-    /// The release that first reads type `t`, for messages.
-    pub fn type_since(t: KeyType) -> Version {
-        t.since()
     }
 
     /// `peek_type_nid`: the label at the start of a key, matched exactly.
