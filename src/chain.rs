@@ -205,8 +205,12 @@ pub fn run(
     };
     let pid = child.id() as i32;
     let deadline = start + Duration::from_secs(c.timeout);
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
+    // Both were asked for as pipes; never panic before authentication.
+    let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+        let _ = child.wait();
+        return Ran::not_run(Failure::Spawn(std::io::Error::other("no output pipes")));
+    };
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let (mut out_open, mut err_open) = (true, true);
     let mut result = Ok(());

@@ -282,7 +282,9 @@ fn check_point(kind: KeyType, point: &[u8]) -> Result<(), BlobError> {
     }
     let mut limit = order;
     // order - 1; the order is odd, so no borrow.
-    *limit.last_mut().expect("curve order") -= 1;
+    if let Some(last) = limit.last_mut() {
+        *last -= 1;
+    }
     if below(x, &limit) && below(y, &limit) {
         Ok(())
     } else {
