@@ -25,47 +25,25 @@ pub fn parse_absolute_time(s: &[u8], sshd: &Sshd) -> Option<u64> {
         _ => 0,
     };
     let (l, utc) = (s.len() - suffix, suffix > 0);
-    // `%.4s` stops at a NUL; the value is a C string, so there is none.
-    let part = |a: usize, b: usize| &s[a.min(l)..b.min(l)];
-    let (buf, fmt): (Vec<u8>, &[u8]) = match l {
-        8 => (
-            [part(0, 4), b"-", part(4, 6), b"-", part(6, 8)].concat(),
-            b"%Y-%m-%d\0",
-        ),
-        12 => (
-            [
-                part(0, 4),
-                b"-",
-                part(4, 6),
-                b"-",
-                part(6, 8),
-                b"T",
-                part(8, 10),
-                b":",
-                part(10, 12),
-            ]
-            .concat(),
-            b"%Y-%m-%dT%H:%M\0",
-        ),
-        14 => (
-            [
-                part(0, 4),
-                b"-",
-                part(4, 6),
-                b"-",
-                part(6, 8),
-                b"T",
-                part(8, 10),
-                b":",
-                part(10, 12),
-                b":",
-                part(12, 14),
-            ]
-            .concat(),
-            b"%Y-%m-%dT%H:%M:%S\0",
-        ),
+    let fmt: &[u8] = match l {
+        8 => b"%Y-%m-%d\0",
+        12 => b"%Y-%m-%dT%H:%M\0",
+        14 => b"%Y-%m-%dT%H:%M:%S\0",
         _ => return None,
     };
+    // sshd's snprintf("%.4s-%.2s-%.2sT%.2s:%.2s:%.2s", ...): the digits with
+    // the format's separators between the fields (a C string has no NUL to
+    // stop `%.2s` early).
+    let mut buf = Vec::with_capacity(l + 5);
+    for (i, &b) in s[..l].iter().enumerate() {
+        match i {
+            4 | 6 => buf.push(b'-'),
+            8 => buf.push(b'T'),
+            10 | 12 => buf.push(b':'),
+            _ => {}
+        }
+        buf.push(b);
+    }
     let buf = CString::new(buf).ok()?;
     // SAFETY: both strings are NUL-terminated; tm is zeroed as sshd does
     // and only written by strptime/mktime/timegm.

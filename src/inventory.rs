@@ -29,6 +29,13 @@ pub struct Record {
     pub path: PathBuf,
 }
 
+impl Record {
+    /// A key that can log someone in: not a CA line, not past its expiry.
+    pub fn usable(&self) -> bool {
+        !self.cert_authority && !self.expired
+    }
+}
+
 /// A line sshd would skip.
 #[derive(Debug, Clone, Serialize)]
 pub struct Invalid {

@@ -155,24 +155,7 @@ fn dsm_config_gets_the_lines_before_its_match_blocks_and_logins_work() {
 
     // A real sshd on that file (test-only settings given with -o, which
     // win because sshd takes the first value): the 0777 home logs in.
-    let port = free_port();
-    let hk = format!("HostKey={}", t.host_key().display());
-    let listen = format!("ListenAddress=127.0.0.1:{port}");
-    let sshd = Sshd::start(
-        &config,
-        &[
-            "-o",
-            &listen,
-            "-o",
-            &hk,
-            "-o",
-            "PidFile=none",
-            "-o",
-            "UsePAM=no",
-        ],
-        port,
-        &t.root.join("sshd.log"),
-    );
+    let sshd = Sshd::on_config(&t, Path::new("/usr/sbin/sshd"), &config, &["UsePAM=no"]);
     let o = sshd.ssh(&key, &u.name, "echo in");
     assert_eq!(stdout(&o), "in\n", "{}\n{}", stderr(&o), sshd.log());
 

@@ -53,27 +53,7 @@ fn dsm_release_logs_in_and_check_explains_a_line_it_cannot_read() {
         "{recorded}"
     );
 
-    let port = free_port();
-    let listen = format!("ListenAddress=127.0.0.1:{port}");
-    let hk = format!("HostKey={}", t.host_key().display());
-    let sshd = Sshd::start_binary(
-        &sshd_bin,
-        &config,
-        &[
-            "-o",
-            &listen,
-            "-o",
-            &hk,
-            "-o",
-            "PidFile=none",
-            "-o",
-            "UsePAM=no",
-            "-o",
-            "LogLevel=DEBUG1",
-        ],
-        port,
-        &t.root.join("sshd.log"),
-    );
+    let sshd = Sshd::on_config(&t, &sshd_bin, &config, &["UsePAM=no", "LogLevel=DEBUG1"]);
     // The 0777 home logs in with the plain key, as on a NAS.
     let o = sshd.ssh(&key, &u.name, "echo in");
     assert_eq!(stdout(&o), "in\n", "{}\n{}", stderr(&o), sshd.log());
@@ -88,14 +68,17 @@ fn dsm_release_logs_in_and_check_explains_a_line_it_cannot_read() {
     );
 
     // check tells the same story about this sshd, exit 0: login works.
-    let o = t.admin(&[
-        "check",
-        "--sshd",
-        sshd_arg,
-        "--sshd-config",
-        config.to_str().unwrap(),
-        &u.name,
-    ]);
+    let check = |user: &str| {
+        t.admin(&[
+            "check",
+            "--sshd",
+            sshd_arg,
+            "--sshd-config",
+            config.to_str().unwrap(),
+            user,
+        ])
+    };
+    let o = check(&u.name);
     let text = stdout(&o);
     assert_eq!(code(&o), 0, "{text}{}", stderr(&o));
     assert!(
@@ -120,14 +103,7 @@ fn dsm_release_logs_in_and_check_explains_a_line_it_cannot_read() {
     );
     // For that user check says which line sshd skips and why, and that no
     // key login works (exit 1).
-    let o = t.admin(&[
-        "check",
-        "--sshd",
-        sshd_arg,
-        "--sshd-config",
-        config.to_str().unwrap(),
-        &v.name,
-    ]);
+    let o = check(&v.name);
     let text = stdout(&o);
     assert_eq!(code(&o), 1, "{text}");
     assert!(

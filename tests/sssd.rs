@@ -292,17 +292,7 @@ fn ldap_keys_through_sssd_and_store_keys_through_keyward_share_one_sshd() {
         "{drop_in}"
     );
 
-    let port = free_port();
-    let listen = format!("ListenAddress=127.0.0.1:{port}");
-    let hk = format!("HostKey={}", t.host_key().display());
-    let start = || {
-        Sshd::start(
-            &config,
-            &["-o", &listen, "-o", &hk, "-o", "PidFile=none"],
-            port,
-            &t.root.join("sshd.log"),
-        )
-    };
+    let start = || Sshd::on_config(&t, Path::new("/usr/sbin/sshd"), &config, &[]);
     let sshd = start();
     let o = sshd.ssh(&ldap_key, &ldap_user, "echo ldap");
     assert_eq!(stdout(&o), "ldap\n", "{}\n{}", stderr(&o), sshd.log());

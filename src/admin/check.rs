@@ -127,7 +127,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         };
         let usable = keys
             .as_deref()
-            .is_some_and(|k| k.iter().any(|k| !k.cert_authority && !k.expired));
+            .is_some_and(|k| k.iter().any(Record::usable));
         if !usable && !chained && !own_ok {
             r.error(
                 format!(
@@ -404,7 +404,7 @@ fn try_command(
         r.info("not root: the command was not tried as its user");
         return;
     }
-    let Some(probe) = keys.and_then(|k| k.iter().find(|k| !k.cert_authority && !k.expired)) else {
+    let Some(probe) = keys.and_then(|k| k.iter().find(|k| k.usable())) else {
         r.info("the command was not tried: the store has no usable key to offer it");
         return;
     };
@@ -532,18 +532,7 @@ fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Re
             Some(format!("keyward remove {u} {}", k.fingerprint)),
         );
     }
-    for bad in &keys.invalid {
-        r.warning(
-            format!(
-                "store: {}:{}: line skipped: {}",
-                bad.source, bad.line, bad.reason
-            ),
-            Some(format!(
-                "correct or delete line {} of {}",
-                bad.line, bad.source
-            )),
-        );
-    }
+    report_invalid(r, &keys.invalid, "store: ", "line skipped", true);
     if usable == 0 {
         r.warning(
             format!("store: no usable key for {u}: keyward serves nothing, sshd can only use the user's own files"),
@@ -615,19 +604,8 @@ fn chains(
             &Now::system(),
             &mut found,
         );
-        for bad in &found.invalid {
-            r.warning(
-                format!(
-                    "chain: {}:{}: line dropped: {}",
-                    bad.source, bad.line, bad.reason
-                ),
-                None,
-            );
-        }
-        any |= found
-            .records
-            .iter()
-            .any(|k| !k.cert_authority && !k.expired);
+        report_invalid(r, &found.invalid, "chain: ", "line dropped", false);
+        any |= found.records.iter().any(Record::usable);
         let fps: Vec<&str> = found
             .records
             .iter()
@@ -649,6 +627,23 @@ fn chains(
     any
 }
 
+/// One warning per line sshd would not use: `<what>FILE:LINE: <verb>: reason`,
+/// with the fix when the line is the admin's to correct.
+fn report_invalid(
+    r: &mut Report,
+    invalid: &[inventory::Invalid],
+    what: &str,
+    verb: &str,
+    fix: bool,
+) {
+    for bad in invalid {
+        r.warning(
+            format!("{what}{}:{}: {verb}: {}", bad.source, bad.line, bad.reason),
+            fix.then(|| format!("correct or delete line {} of {}", bad.line, bad.source)),
+        );
+    }
+}
+
 /// Whether one of the user's own files, which sshd opens, holds a key sshd
 /// can use; says which lines sshd skips, with its reason.
 fn own_usable(path: &Path, own: &super::import::Own, r: &mut Report) -> bool {
@@ -658,19 +653,8 @@ fn own_usable(path: &Path, own: &super::import::Own, r: &mut Report) -> bool {
     let now = Now::system();
     let mut keys = inventory::Keys::default();
     inventory::scan_one(path, &f.data, &now, &mut keys);
-    for bad in &keys.invalid {
-        r.warning(
-            format!(
-                "{}:{}: sshd skips this line: {}",
-                bad.source, bad.line, bad.reason
-            ),
-            Some(format!(
-                "correct or delete line {} of {}",
-                bad.line, bad.source
-            )),
-        );
-    }
-    keys.records.iter().any(|k| !k.cert_authority && !k.expired)
+    report_invalid(r, &keys.invalid, "", "sshd skips this line", true);
+    keys.records.iter().any(Record::usable)
 }
 
 /// StrictModes' verdict on each of the user's own key files.

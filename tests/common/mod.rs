@@ -482,6 +482,20 @@ impl Sshd {
         Sshd::start_binary(Path::new("/usr/sbin/sshd"), config, extra, port, log)
     }
 
+    /// `binary` on an existing sshd_config, the test-only settings given
+    /// with `-o` (they win: sshd takes the first value): a free port on
+    /// 127.0.0.1, the tree's host key, no pid file, then `extra`.
+    pub fn on_config(t: &Tree, binary: &Path, config: &Path, extra: &[&str]) -> Sshd {
+        let port = free_port();
+        let listen = format!("ListenAddress=127.0.0.1:{port}");
+        let hk = format!("HostKey={}", t.host_key().display());
+        let mut args = vec!["-o", &listen, "-o", &hk, "-o", "PidFile=none"];
+        for e in extra {
+            args.extend(["-o", e]);
+        }
+        Sshd::start_binary(binary, config, &args, port, &t.root.join("sshd.log"))
+    }
+
     /// The same with another sshd binary (one built from source).
     pub fn start_binary(
         binary: &Path,
