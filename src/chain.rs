@@ -14,6 +14,7 @@
 //!
 //! Runs before authentication, as the AuthorizedKeysCommandUser.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Read;
 use std::os::fd::AsFd;
@@ -35,16 +36,17 @@ use crate::strict_modes;
 /// AuthorizedKeysCommand and keyward receives or can derive.
 pub const TOKENS: &[char] = &['%', 'u', 'U', 'h', 'f', 'k', 't'];
 
-/// What the tokens stand for in one lookup.
+/// What the tokens stand for in one lookup: the bytes sshd passed keyward
+/// (or that were derived from them), never a form escaped for a log.
 #[derive(Debug, Default, Clone)]
 pub struct Values {
-    pub user: String,
-    pub uid: Option<String>,
-    pub home: Option<String>,
+    pub user: OsString,
+    pub uid: Option<OsString>,
+    pub home: Option<OsString>,
     /// sshd's `%k` as keyward received it (a key or a certificate).
-    pub key: Option<String>,
-    pub key_type: Option<String>,
-    pub fingerprint: Option<String>,
+    pub key: Option<OsString>,
+    pub key_type: Option<OsString>,
+    pub fingerprint: Option<OsString>,
 }
 
 #[derive(Debug)]
@@ -109,15 +111,16 @@ pub fn validate(c: &ChainConfig, sshd: &Sshd) -> Result<(), String> {
 
 /// The argv sshd would run: split, tokens expanded in the arguments (never
 /// in the program), one value per argument; with no arguments, the user name.
-pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<String>, Failure> {
+pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<OsString>, Failure> {
     validate(c, sshd).map_err(Failure::Invalid)?;
-    let mut argv = sshd::argv_split_as(&c.command, sshd).map_err(|e| Failure::Invalid(e.into()))?;
-    if argv.len() == 1 {
+    let split = sshd::argv_split_as(&c.command, sshd).map_err(|e| Failure::Invalid(e.into()))?;
+    let mut argv = vec![OsString::from(&split[0])];
+    if split.len() == 1 {
         argv.push(values.user.clone());
         return Ok(argv);
     }
-    let have: Vec<(char, &str)> = [
-        ('u', Some(values.user.as_str())),
+    let have: Vec<(char, &OsStr)> = [
+        ('u', Some(values.user.as_os_str())),
         ('U', values.uid.as_deref()),
         ('h', values.home.as_deref()),
         ('k', values.key.as_deref()),
@@ -127,14 +130,14 @@ pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<String>
     .into_iter()
     .filter_map(|(t, v)| v.map(|v| (t, v)))
     .collect();
-    for arg in &mut argv[1..] {
+    for arg in &split[1..] {
         if let Some(missing) = sshd::tokens_used(arg)
             .into_iter()
             .find(|t| *t != '%' && !have.iter().any(|(k, _)| k == t))
         {
             return Err(Failure::NoValue(missing));
         }
-        *arg = sshd::expand(arg, &have);
+        argv.push(sshd::expand(arg, &have));
     }
     Ok(argv)
 }
@@ -165,7 +168,7 @@ const MAX_STDERR: usize = 4096;
 /// Runs `argv` after sshd's program check, as the current user (or, for
 /// `keyward check` running as root, as `as_user`).
 pub fn run(
-    argv: &[String],
+    argv: &[OsString],
     c: &ChainConfig,
     group_exception: bool,
     as_user: Option<(u32, u32)>,

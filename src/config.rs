@@ -4,7 +4,9 @@
 //! wrong (unsafe file, broken TOML, unknown key) is an error, because a typo
 //! must never silently weaken a check.
 
+use std::ffi::OsStr;
 use std::fmt;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -389,9 +391,11 @@ impl Config {
     }
 
     /// Whether the admin said this user's unsafe home is known and accepted.
-    pub fn accepted(&self, user: &str, home: &Path) -> bool {
+    pub fn accepted(&self, user: &OsStr, home: &Path) -> bool {
         let h = &self.home_check;
-        h.accepted_users.iter().any(|u| u == user)
+        h.accepted_users
+            .iter()
+            .any(|u| u.as_bytes() == user.as_bytes())
             || h.accepted_homes
                 .iter()
                 .any(|p| glob(p.as_bytes(), home.as_os_str().as_encoded_bytes()))
@@ -485,12 +489,12 @@ mod tests {
             "[home_check]\naccepted_users = [\"bob\"]\naccepted_homes = [\"/volume1/homes/*\", \"/h/a?c\"]\n",
         )
         .unwrap();
-        assert!(c.accepted("alice", Path::new("/volume1/homes/alice")));
-        assert!(c.accepted("bob", Path::new("/home/bob")));
-        assert!(c.accepted("x", Path::new("/h/abc")));
-        assert!(!c.accepted("x", Path::new("/h/abcd")));
-        assert!(!c.accepted("alice", Path::new("/home/alice")));
-        assert!(!c.accepted("alice", Path::new("/volume1/homesx")));
+        assert!(c.accepted("alice".as_ref(), Path::new("/volume1/homes/alice")));
+        assert!(c.accepted("bob".as_ref(), Path::new("/home/bob")));
+        assert!(c.accepted("x".as_ref(), Path::new("/h/abc")));
+        assert!(!c.accepted("x".as_ref(), Path::new("/h/abcd")));
+        assert!(!c.accepted("alice".as_ref(), Path::new("/home/alice")));
+        assert!(!c.accepted("alice".as_ref(), Path::new("/volume1/homesx")));
         assert!(glob(b"*", b""));
         assert!(glob(b"/a/*/c", b"/a/b/b/c"));
         assert!(!glob(b"/a/*/c", b"/a/b/d"));

@@ -7,6 +7,7 @@
 
 use std::ffi::OsStr;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::authorized_keys::{self, KeyLine};
@@ -182,24 +183,24 @@ fn chain_values(
         .iter()
         .any(|c| c.command.contains("%U") || c.command.contains("%h"));
     let account = match known {
-        Some(a) => Some((a.uid.to_string(), a.home.display().to_string())),
+        Some(a) => Some((a.uid, a.home.clone().into_os_string())),
         None if wanted => uzers::get_user_by_name(user.as_os_str())
-            .map(|pw| (pw.uid().to_string(), pw.home_dir().display().to_string())),
+            .map(|pw| (pw.uid(), pw.home_dir().as_os_str().to_os_string())),
         None => None,
     };
     let mut v = chain::Values {
-        user: user.display(),
-        uid: account.as_ref().map(|a| a.0.clone()),
+        user: user.as_os_str().to_os_string(),
+        uid: account.as_ref().map(|a| a.0.to_string().into()),
         home: account.map(|a| a.1),
         ..chain::Values::default()
     };
     match offered {
         Some(Offered::Key(k)) => {
-            v.key = req.offered.map(|o| o.to_string_lossy().into_owned());
-            v.key_type = Some(k.type_name.clone());
-            v.fingerprint = Some(k.fingerprint.to_string());
+            v.key = req.offered.map(OsStr::to_os_string);
+            v.key_type = Some(k.type_name.clone().into());
+            v.fingerprint = Some(k.fingerprint.to_string().into());
         }
-        Some(Offered::Fingerprint(fp)) => v.fingerprint = Some(fp.to_string()),
+        Some(Offered::Fingerprint(fp)) => v.fingerprint = Some(fp.to_string().into()),
         None => {}
     }
     v
@@ -258,7 +259,7 @@ enum Did {
 impl Did {
     /// The end of a home warning: what keyward did about it in this lookup,
     /// and what to do when that was nothing.
-    fn outcome(&self, user: &str) -> String {
+    fn outcome(&self, user: &OsStr) -> String {
         let u = log::escape(user.as_bytes());
         match self {
             Did::Failed => {
@@ -654,7 +655,7 @@ fn account_from_sshd(user: &UserName, home: &OsStr, uid: &OsStr) -> Result<Accou
         .and_then(|u| u.parse::<u32>().ok())
         .ok_or_else(|| format!("uid argument {:?} is not a number", uid.to_string_lossy()))?;
     Ok(Account {
-        name: user.as_os_str().to_string_lossy().into_owned(),
+        name: user.as_os_str().to_os_string(),
         uid,
         home: home.to_path_buf(),
     })
@@ -672,7 +673,7 @@ fn home_check(config: &Config, user: &UserName, known: Option<Account>, did: &Di
                 return;
             };
             Account {
-                name: pw.name().to_string_lossy().into_owned(),
+                name: pw.name().to_os_string(),
                 uid: pw.uid(),
                 home: pw.home_dir().to_path_buf(),
             }

@@ -2,7 +2,9 @@
 //! -V`), and how it turns its AuthorizedKeysCommand line into argv (its
 //! release's `argv_split` and `percent_expand`).
 
+use std::ffi::{OsStr, OsString};
 use std::fmt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,7 +54,7 @@ impl fmt::Display for SshdError {
         match self {
             SshdError::BadSpec(u) => write!(
                 f,
-                "cannot ask sshd about user {u:?}: sshd -C cannot carry ',', '=' or blanks in a name"
+                "cannot ask sshd about user \"{u}\": sshd -C cannot carry ',', '=' or blanks in a name"
             ),
             SshdError::Run { sshd, err } => write!(f, "cannot run {}: {err}", sshd.display()),
             SshdError::Failed { sshd, args, stderr } => write!(
@@ -66,18 +68,28 @@ impl fmt::Display for SshdError {
 }
 
 /// Runs `sshd -T -C user=USER,host=localhost,addr=127.0.0.1`, so that Match
-/// blocks for the user apply as they would on a local login.
-pub fn effective(sshd: &Path, config: Option<&Path>, user: &str) -> Result<Settings, SshdError> {
-    if user.is_empty() || user.contains([',', '=', ' ', '\t']) {
-        return Err(SshdError::BadSpec(user.to_string()));
+/// blocks for the user apply as they would on a local login. USER is the
+/// name's own bytes: sshd must be asked about this account, not about one
+/// named like its escaped form.
+pub fn effective(sshd: &Path, config: Option<&Path>, user: &OsStr) -> Result<Settings, SshdError> {
+    let b = user.as_bytes();
+    if b.is_empty() || b.iter().any(|c| matches!(c, b',' | b'=' | b' ' | b'\t')) {
+        return Err(SshdError::BadSpec(crate::log::escape(b)));
     }
-    let spec = format!("user={user},host=localhost,addr=127.0.0.1");
-    run(sshd, config, &["-T", "-C", &spec]).map(|out| parse_dump(&out))
+    let mut spec = OsString::from("user=");
+    spec.push(user);
+    spec.push(",host=localhost,addr=127.0.0.1");
+    run(
+        sshd,
+        config,
+        &["-T".as_ref(), "-C".as_ref(), spec.as_os_str()],
+    )
+    .map(|out| parse_dump(&out))
 }
 
 /// `sshd -T` without a connection spec: the global values, no Match block.
 pub fn global(sshd: &Path, config: Option<&Path>) -> Result<Settings, SshdError> {
-    run(sshd, config, &["-T"]).map(|out| parse_dump(&out))
+    run(sshd, config, &["-T".as_ref()]).map(|out| parse_dump(&out))
 }
 
 /// Which release `sshd` is: `sshd -V` prints its version on stderr (and
@@ -125,10 +137,10 @@ pub fn identify(sshd: &Path) -> Result<openssh::Sshd, SshdError> {
 
 /// `sshd -t`: does sshd accept the configuration at all?
 pub fn test(sshd: &Path, config: Option<&Path>) -> Result<(), SshdError> {
-    run(sshd, config, &["-t"]).map(drop)
+    run(sshd, config, &["-t".as_ref()]).map(drop)
 }
 
-fn run(sshd: &Path, config: Option<&Path>, args: &[&str]) -> Result<String, SshdError> {
+fn run(sshd: &Path, config: Option<&Path>, args: &[&OsStr]) -> Result<String, SshdError> {
     let mut cmd = Command::new(sshd);
     cmd.args(args);
     if let Some(c) = config {
@@ -141,7 +153,7 @@ fn run(sshd: &Path, config: Option<&Path>, args: &[&str]) -> Result<String, Sshd
     if !out.status.success() {
         return Err(SshdError::Failed {
             sshd: sshd.to_path_buf(),
-            args: args.join(" "),
+            args: crate::log::escape(args.join(OsStr::new(" ")).as_bytes()),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         });
     }
@@ -350,27 +362,30 @@ pub fn tokens_used(arg: &str) -> Vec<char> {
 }
 
 /// `percent_expand` with `values` for the letters; unknown tokens are left.
-pub fn expand(arg: &str, values: &[(char, &str)]) -> String {
-    let mut out = String::new();
+/// Values are bytes, as sshd has them: a user name such as `DOMAIN\alice`
+/// or `jürgen` in another encoding must reach a program, or a path,
+/// exactly as sshd passed it; escaping is for logs and terminals only.
+pub fn expand(arg: &str, values: &[(char, &OsStr)]) -> OsString {
+    let mut out = Vec::with_capacity(arg.len());
     let mut chars = arg.chars();
     while let Some(c) = chars.next() {
         if c != '%' {
-            out.push(c);
+            out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
             continue;
         }
         match chars.next() {
-            Some('%') => out.push('%'),
+            Some('%') => out.push(b'%'),
             Some(t) => match values.iter().find(|(k, _)| *k == t) {
-                Some((_, v)) => out.push_str(v),
+                Some((_, v)) => out.extend_from_slice(v.as_bytes()),
                 None => {
-                    out.push('%');
-                    out.push(t);
+                    out.push(b'%');
+                    out.extend_from_slice(t.encode_utf8(&mut [0; 4]).as_bytes());
                 }
             },
-            None => out.push('%'),
+            None => out.push(b'%'),
         }
     }
-    out
+    OsString::from_vec(out)
 }
 
 #[cfg(test)]
@@ -428,9 +443,16 @@ mod tests {
 
     #[test]
     fn expand_replaces_known_tokens() {
+        let (u, f) = (OsStr::new("alice"), OsStr::new("SHA256:x"));
         assert_eq!(
-            expand("%u:%f:%%:%C", &[('u', "alice"), ('f', "SHA256:x")]),
+            expand("%u:%f:%%:%C", &[('u', u), ('f', f)]),
             "alice:SHA256:x:%:%C"
+        );
+        // The bytes sshd gave, not an escaped or lossy form of them.
+        let raw = OsStr::from_bytes(b"DOMAIN\\j\xfcrgen");
+        assert_eq!(
+            expand("%u/x", &[('u', raw)]).as_bytes(),
+            b"DOMAIN\\j\xfcrgen/x"
         );
     }
 

@@ -9,6 +9,7 @@
 //! outside the home). Debian's patch accepts a group-writable component when
 //! the group's only member is the user. The walk only reads metadata.
 
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,8 @@ use uzers::os::unix::GroupExt;
 /// The account the check is for, as NSS has it.
 #[derive(Clone, Debug)]
 pub struct Account {
-    pub name: String,
+    /// The name's bytes as sshd and the user database have them.
+    pub name: OsString,
     pub uid: u32,
     pub home: PathBuf,
 }
@@ -89,7 +91,7 @@ impl Offender {
     }
 
     /// The commands that make this component acceptable to sshd.
-    pub fn fixes(&self, user: &str) -> Vec<String> {
+    pub fn fixes(&self, user: &OsStr) -> Vec<String> {
         let p = log::path(&self.path);
         let mut out = Vec::new();
         if self.bad_owner {
@@ -118,7 +120,7 @@ fn short_name(name: Option<std::ffi::OsString>, id: u32) -> String {
     }
 }
 
-fn describe_all(offenders: &[Offender], user: &str) -> (String, String) {
+fn describe_all(offenders: &[Offender], user: &OsStr) -> (String, String) {
     let what = offenders
         .iter()
         .map(Offender::describe)
@@ -142,7 +144,7 @@ impl Finding {
     }
 
     /// The log line: what is wrong, then `fix: ...` as `platform` needs it.
-    pub fn message(&self, user: &str, platform: Platform) -> String {
+    pub fn message(&self, user: &OsStr, platform: Platform) -> String {
         match self.parts(user) {
             (what, Some(fix)) => format!("{what}; fix: {}", platform.fix(fix)),
             (what, None) => what,
@@ -151,7 +153,7 @@ impl Finding {
 
     /// What is wrong, and the commands that fix it, apart: the verdict and
     /// the path first, then why.
-    pub fn parts(&self, user: &str) -> (String, Option<String>) {
+    pub fn parts(&self, user: &OsStr) -> (String, Option<String>) {
         let u = log::escape(user.as_bytes());
         match self {
             Finding::Refused {
@@ -204,12 +206,11 @@ impl Finding {
 
 /// Expands sshd's AuthorizedKeysFile tokens and makes the path absolute.
 pub fn expand(pattern: &str, account: &Account) -> PathBuf {
-    let home = account.home.to_string_lossy();
     let uid = account.uid.to_string();
     let values = [
-        ('h', home.as_ref()),
-        ('u', account.name.as_str()),
-        ('U', uid.as_str()),
+        ('h', account.home.as_os_str()),
+        ('u', account.name.as_os_str()),
+        ('U', OsStr::new(&uid)),
     ];
     let p = PathBuf::from(crate::sshd::expand(pattern, &values));
     if p.is_absolute() {
@@ -486,6 +487,15 @@ mod tests {
             Path::new("/etc/ssh/keys/alice")
         );
         assert_eq!(expand("%h/k/%U/%%", &a), Path::new("/home/alice/k/1234/%"));
+        // The file of this account, not of one named like its escaped form.
+        let b = Account {
+            name: OsStr::from_bytes(b"DOM\\j\xfcrgen").to_os_string(),
+            ..account("/home/x")
+        };
+        assert_eq!(
+            expand("/etc/ssh/keys/%u", &b).as_os_str().as_bytes(),
+            b"/etc/ssh/keys/DOM\\j\xfcrgen"
+        );
     }
 
     #[test]
@@ -531,7 +541,7 @@ mod tests {
                 assert_eq!(offenders[0].mode & 0o777, 0o777);
                 assert!(!offenders[0].bad_owner);
                 assert_eq!(offenders[0].bad_bits, 0o022);
-                let msg = findings[0].message("alice", Platform::Linux);
+                let msg = findings[0].message("alice".as_ref(), Platform::Linux);
                 assert!(msg.contains("fix: chmod go-w /tmp"), "{msg}");
                 assert_eq!(findings[0].severity(), Severity::Notice);
             }

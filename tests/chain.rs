@@ -210,3 +210,47 @@ fn chain_commands_are_checked_when_the_config_is_read() {
     t.write_config("[[chain]]\ncommand = \"/bin/true\"\ntimeout = 0\n");
     assert_eq!(code(&t.admin(&["config"])), 78);
 }
+
+/// A chained command is asked about the account sshd asked about: `%u`,
+/// `%h` and the no-argument form carry the bytes sshd passed, not the form
+/// keyward escapes for its log (`DOMAIN\x5calice` is another account, one
+/// anybody could hold).
+#[test]
+fn chained_commands_get_the_bytes_sshd_passed() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let t0 = Tree::new();
+    let (_, remote_public) = t0.keygen("remote");
+    // Prints the key only for these two names, byte for byte, and only
+    // with the home sshd passed for them.
+    let cmd = script(
+        &t0.root.join("chained"),
+        "keys.sh",
+        &format!(
+            "n=$(printf '%s' \"$1\" | od -An -tx1 | tr -d ' \\n')\n\
+             case \"$n\" in 444f4d41494e5c616c696365|6afc7267656e) ;; *) echo \"# not for $n\"; exit 0 ;; esac\n\
+             if [ $# -ge 2 ] && [ \"$2\" != \"/home/$1\" ]; then echo '# wrong home'; exit 0; fi\n\
+             echo '{remote_public}'"
+        ),
+    );
+    let key = offered(&remote_public);
+    for name in [&b"DOMAIN\\alice"[..], &b"j\xfcrgen"[..]] {
+        let t = Tree::new();
+        let name = OsStr::from_bytes(name);
+        let home = OsStr::from_bytes(&[b"/home/", name.as_bytes()].concat()).to_os_string();
+        for command in [
+            format!("{} %u %h", cmd.display()),
+            cmd.display().to_string(),
+        ] {
+            t.write_config(&format!("[[chain]]\ncommand = {command:?}\n"));
+            let o = t.keys_as_nobody(&[name, OsStr::new(&key), &home, OsStr::new("4242")]);
+            assert_eq!(code(&o), 0, "{}", stderr(&o));
+            assert_eq!(
+                stdout(&o),
+                format!("{remote_public}\n"),
+                "{name:?} with {command}: {:?}",
+                t.syslog.drain()
+            );
+        }
+    }
+}

@@ -106,9 +106,8 @@ fn audit(config: &Config, r: &mut Report) -> (usize, usize) {
             // serves the store: someone is trying.
             match super::import::own_files(pw, &config.home_check.files, config.group_exception()) {
                 Ok(found) => {
-                    let name = pw.name().to_string_lossy();
                     for (path, own) in &found {
-                        super::import::report_own(&name, path, own, r);
+                        super::import::report_own(pw.name(), path, own, r);
                     }
                 }
                 Err(e) => r.error(e.message, None),

@@ -1,7 +1,8 @@
 //! `keyward check USER`, the doctor: what sshd will do with this user's keys
 //! and why, asked of the installed sshd and tried the way sshd tries it.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -42,7 +43,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let pw = uzers::get_user_by_name(user.as_os_str());
     let account = match &pw {
         Some(pw) => Some(Account {
-            name: pw.name().to_string_lossy().into_owned(),
+            name: pw.name().to_os_string(),
             uid: pw.uid(),
             home: pw.home_dir().to_path_buf(),
         }),
@@ -55,7 +56,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         }
     };
 
-    let settings = match sshd::effective(req.sshd, req.sshd_config, &user.display()) {
+    let settings = match sshd::effective(req.sshd, req.sshd_config, user.as_os_str()) {
         Ok(s) => Some(s),
         Err(e) => {
             r.error(
@@ -326,7 +327,10 @@ fn command(
         Ok(offenders) if offenders.is_empty() => {}
         Ok(offenders) => {
             let first = &offenders[0];
-            let fix: Vec<String> = offenders.iter().flat_map(|o| o.fixes("root")).collect();
+            let fix: Vec<String> = offenders
+                .iter()
+                .flat_map(|o| o.fixes("root".as_ref()))
+                .collect();
             r.error(
                 format!(
                     "sshd refuses to run {} (Unsafe AuthorizedKeysCommand: bad ownership or modes for {} {}): {}",
@@ -362,8 +366,9 @@ fn command_user(s: &Settings, user: &UserName, r: &mut Report) -> Option<uzers::
         );
         return None;
     };
-    let name = sshd::expand(raw, &[('u', &user.display())]);
-    let Some(pw) = uzers::get_user_by_name(&name) else {
+    let raw_name = sshd::expand(raw, &[('u', user.as_os_str())]);
+    let name = crate::log::escape(raw_name.as_bytes());
+    let Some(pw) = uzers::get_user_by_name(&raw_name) else {
         r.error(
             format!(
                 "sshd: AuthorizedKeysCommandUser {name} does not exist: sshd skips the command"
@@ -414,18 +419,21 @@ fn try_command(
         base64::engine::general_purpose::STANDARD.encode(&probe.blob),
     );
     let uid = account.uid.to_string();
-    let home = account.home.to_string_lossy().into_owned();
     let values = [
-        ('u', account.name.as_str()),
-        ('U', &uid),
-        ('h', &home),
-        ('f', &fp),
-        ('t', &kind),
-        ('k', &blob),
+        ('u', account.name.as_os_str()),
+        ('U', uid.as_ref()),
+        ('h', account.home.as_os_str()),
+        ('f', fp.as_ref()),
+        ('t', kind.as_ref()),
+        ('k', blob.as_ref()),
     ];
-    let args: Vec<String> = argv[1..].iter().map(|a| sshd::expand(a, &values)).collect();
+    let args: Vec<OsString> = argv[1..].iter().map(|a| sshd::expand(a, &values)).collect();
     let run_name = run_as.name().to_string_lossy().into_owned();
-    let shown = format!("{} {}", argv[0], args.join(" "));
+    let shown = format!(
+        "{} {}",
+        argv[0],
+        crate::log::escape(args.join(OsStr::new(" ")).as_bytes())
+    );
     // std drops supplementary groups when it changes uid as root; sshd
     // calls initgroups instead, which only matters for a command user in
     // extra groups.
@@ -562,11 +570,11 @@ fn chains(
     let b64 = base64::engine::general_purpose::STANDARD;
     let values = crate::chain::Values {
         user: account.name.clone(),
-        uid: Some(account.uid.to_string()),
-        home: Some(account.home.display().to_string()),
-        key: key.map(|k| b64.encode(&k.blob)),
-        key_type: key.map(|k| k.kind.clone()),
-        fingerprint: key.map(|k| k.fingerprint.clone()),
+        uid: Some(account.uid.to_string().into()),
+        home: Some(account.home.clone().into_os_string()),
+        key: key.map(|k| b64.encode(&k.blob).into()),
+        key_type: key.map(|k| k.kind.clone().into()),
+        fingerprint: key.map(|k| k.fingerprint.clone().into()),
     };
     let as_root = nix::unistd::geteuid().is_root();
     for c in &config.chain {
@@ -616,7 +624,7 @@ fn chains(
             run_as.name().to_string_lossy(),
             ran.took.as_millis(),
             fps.len(),
-            account.name,
+            crate::log::escape(account.name.as_bytes()),
             if fps.is_empty() {
                 String::new()
             } else {

@@ -15,6 +15,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -105,7 +106,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             eprint!("\rkeyward: {done}/{} accounts", accounts.len());
         }
         let account = Account {
-            name: pw.name().to_string_lossy().into_owned(),
+            name: pw.name().to_os_string(),
             uid: pw.uid(),
             home: pw.home_dir().to_path_buf(),
         };
@@ -323,7 +324,7 @@ pub fn own_files(
     group_exception: bool,
 ) -> Result<Vec<(PathBuf, Own)>, Failure> {
     let account = Account {
-        name: pw.name().to_string_lossy().into_owned(),
+        name: pw.name().to_os_string(),
         uid: pw.uid(),
         home: pw.home_dir().to_path_buf(),
     };
@@ -338,7 +339,7 @@ pub fn own_files(
 
 /// What `check` and `audit` report about one verdict of `own_files`:
 /// a planted file is a warning, a home others may write is worth knowing.
-pub fn report_own(user: &str, path: &Path, own: &Own, r: &mut crate::report::Report) {
+pub fn report_own(user: &OsStr, path: &Path, own: &Own, r: &mut crate::report::Report) {
     let u = crate::log::escape(user.as_bytes());
     match own {
         Own::Planted(why) => r.warning(

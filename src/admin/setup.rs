@@ -355,7 +355,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     match strict_modes::program_check(&binary, config.group_exception()) {
         Ok(o) if o.is_empty() => {}
         Ok(o) => {
-            let fix: Vec<String> = o.iter().flat_map(|x| x.fixes("root")).collect();
+            let fix: Vec<String> = o.iter().flat_map(|x| x.fixes("root".as_ref())).collect();
             return Err(Failure::new(
                 Exit::NoPerm,
                 format!(

@@ -119,7 +119,7 @@ impl Tree {
 
     /// Runs `keyward --config <cfg> keys ARGS` as sshd does: as nobody, with
     /// sshd's environment, stdin from /dev/null, cwd /.
-    pub fn keys_as_nobody(&self, args: &[&str]) -> Output {
+    pub fn keys_as_nobody<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
         let mut cmd = Command::new("setpriv");
         cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
             .arg(&self.bin)
