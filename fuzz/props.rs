@@ -8,15 +8,15 @@
 
 use std::path::{Path, PathBuf};
 
-use keyward::authorized_keys::parse_line;
 use keyward::config::Config;
-use keyward::fingerprint::Fingerprint;
-use keyward::index::{self, Hit};
-use keyward::keys::{Verdict, judge};
-use keyward::offered::Offered;
-use keyward::sshd_config;
-use keyward::trusted::FileId;
-use keyward::warned;
+use keyward::lookup::keys::{Verdict, judge};
+use keyward::lookup::offered::Offered;
+use keyward::lookup::warned;
+use keyward::openssh::authorized_keys::parse_line;
+use keyward::openssh::fingerprint::Fingerprint;
+use keyward::openssh::sshd_config;
+use keyward::store::index::{self, Hit};
+use keyward::store::trusted::FileId;
 
 use base64::Engine;
 

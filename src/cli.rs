@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::admin;
 use crate::exit::Exit;
-use crate::keys;
+use crate::lookup::keys;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -240,7 +240,9 @@ pub struct SshdArgs {
 
 impl SshdArgs {
     fn path(&self) -> PathBuf {
-        self.sshd.clone().unwrap_or_else(crate::sshd::default_sshd)
+        self.sshd
+            .clone()
+            .unwrap_or_else(crate::openssh::sshd::default_sshd)
     }
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::openssh;
 use crate::platform::Platform;
-use crate::trusted::{self, UnsafePath};
+use crate::store::trusted::{self, UnsafePath};
 
 pub const DEFAULT_PATH: &str = "/etc/keyward/keyward.toml";
 /// Where `setup` makes the home warnings' state directory.
@@ -47,6 +47,32 @@ pub struct ChainConfig {
     /// Bytes of output past which it is killed and contributes nothing.
     #[serde(default = "default_chain_output")]
     pub max_output: u64,
+}
+
+impl ChainConfig {
+    /// The tokens a chained command may use: those sshd gives an
+    /// AuthorizedKeysCommand and keyward receives or can derive.
+    pub const TOKENS: &[char] = &['%', 'u', 'U', 'h', 'f', 'k', 't'];
+
+    /// Config-time check: the command splits as release `sshd` splits it,
+    /// starts with an absolute path, and uses only known tokens.
+    pub fn validate(&self, sshd: &openssh::Sshd) -> Result<(), String> {
+        let argv = crate::openssh::sshd::argv_split_as(&self.command, sshd)
+            .map_err(|e| format!("sshd would say it {e}"))?;
+        if !argv[0].starts_with('/') {
+            return Err("the program must be an absolute path, as sshd requires".into());
+        }
+        for arg in &argv[1..] {
+            if let Some(t) = crate::openssh::sshd::tokens_outside(arg, Self::TOKENS).first() {
+                return Err(if t == "%" {
+                    "a lone % at the end".into()
+                } else {
+                    format!("unknown token {t} (known: %u %U %h %f %k %t %%)")
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 pub const DEFAULT_CHAIN_TIMEOUT: u64 = 5;
@@ -287,7 +313,7 @@ impl Config {
             );
         }
         for c in &self.chain {
-            if let Err(why) = crate::chain::validate(c, &self.sshd()) {
+            if let Err(why) = c.validate(&self.sshd()) {
                 say(
                     "command",
                     format!("[[chain]] command = {:?}: {why}", c.command),

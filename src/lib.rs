@@ -1,29 +1,23 @@
 //! keyward: an AuthorizedKeysCommand that serves keys from a root-owned store
 //! and explains, through syslog, when sshd would refuse a user's own keys.
+//!
+//! The modules by role (docs/architecture.md has the map):
+//! - `lookup`: `keyward keys`, which sshd runs before authentication as the
+//!   AuthorizedKeysCommandUser, on input a client chose. Nothing in it may
+//!   depend on `admin`.
+//! - `openssh`: what a given OpenSSH release does, and nothing else.
+//! - `store`: the root-owned store: safe opening, reading, index, edits.
+//! - `admin`: the commands root runs (setup, add, import, check, ...).
+//! - `config`, `log`, `exit`, `platform`, `cli`: shared by all of them.
 
 #![deny(unsafe_code)]
 
 pub mod admin;
-pub mod authorized_keys;
-pub mod c_library;
-pub mod chain;
 pub mod cli;
 pub mod config;
-pub mod edit;
 pub mod exit;
-pub mod fingerprint;
-pub mod index;
-pub mod inventory;
-pub mod keys;
 pub mod log;
-pub mod offered;
+pub mod lookup;
 pub mod openssh;
 pub mod platform;
-pub mod public_key;
-pub mod report;
-pub mod sshd;
-pub mod sshd_config;
 pub mod store;
-pub mod strict_modes;
-pub mod trusted;
-pub mod warned;

@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyward::authorized_keys::parse_line_as;
-use keyward::fingerprint::Fingerprint;
+use keyward::openssh::authorized_keys::parse_line_as;
+use keyward::openssh::fingerprint::Fingerprint;
 use keyward::openssh::{Sshd, Version};
 
 struct Oracle {

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::{Failure, Out, Outcome, Skipped};
 use crate::config::Config;
-use crate::edit::Writer;
 use crate::exit::Exit;
-use crate::inventory::{self, Now, Record};
+use crate::store::edit::Writer;
+use crate::store::inventory::{self, Now, Record};
 
 #[derive(Serialize)]
 struct Added<'a> {

@@ -6,12 +6,12 @@ use std::ffi::OsStr;
 use serde::Serialize;
 
 use super::{Out, Outcome};
+use crate::admin::report::{Level, Report};
 use crate::config::Config;
-use crate::index;
-use crate::inventory::{self, Now};
-use crate::report::{Level, Report};
+use crate::store::index;
+use crate::store::inventory::{self, Now};
+use crate::store::trusted::{self, Kind};
 use crate::store::{self, UserName};
-use crate::trusted::{self, Kind};
 
 #[derive(Serialize)]
 struct AuditReport<'a> {
@@ -243,7 +243,7 @@ fn leftovers(config: &Config, r: &mut Report) {
     let Ok(root) = trusted::open(&config.store) else {
         return;
     };
-    let Ok(tmp) = trusted::open_at(&root, OsStr::new(crate::edit::TMP_DIR)) else {
+    let Ok(tmp) = trusted::open_at(&root, OsStr::new(crate::store::edit::TMP_DIR)) else {
         return;
     };
     if let Ok(names) = store::list_dir(&tmp, true) {

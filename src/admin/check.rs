@@ -12,12 +12,12 @@ use serde::Serialize;
 use uzers::os::unix::UserExt;
 
 use super::{Out, Outcome};
+use crate::admin::report::{Level, Report};
 use crate::config::Config;
-use crate::inventory::{self, Now, Record};
-use crate::report::{Level, Report};
-use crate::sshd::{self, Settings};
+use crate::openssh::sshd::{self, Settings};
+use crate::openssh::strict_modes::{self, Account, Finding};
+use crate::store::inventory::{self, Now, Record};
 use crate::store::{self, UserName};
-use crate::strict_modes::{self, Account, Finding};
 
 pub struct Request<'a> {
     /// The `--config` given to this command, to compare with sshd's.
@@ -447,7 +447,7 @@ fn try_command(
         .current_dir("/")
         // keyward's messages to stderr, here, instead of to syslog as if
         // sshd had asked.
-        .env(crate::keys::CHECK_ENV, "1")
+        .env(crate::lookup::keys::CHECK_ENV, "1")
         .uid(run_as.uid())
         .gid(run_as.primary_group_id())
         .stdin(Stdio::null())
@@ -568,7 +568,7 @@ fn chains(
     let sshd = config.sshd();
     let key = keys.and_then(|k| k.iter().find(|k| !k.cert_authority));
     let b64 = base64::engine::general_purpose::STANDARD;
-    let values = crate::chain::Values {
+    let values = crate::lookup::chain::Values {
         user: account.name.clone(),
         uid: Some(account.uid.to_string().into()),
         home: Some(account.home.clone().into_os_string()),
@@ -579,7 +579,7 @@ fn chains(
     let as_root = nix::unistd::geteuid().is_root();
     for c in &config.chain {
         let shown = crate::log::escape(c.command.as_bytes());
-        let argv = match crate::chain::argv(c, &values, &sshd) {
+        let argv = match crate::lookup::chain::argv(c, &values, &sshd) {
             Ok(a) => a,
             Err(f) => {
                 r.warning(
@@ -590,7 +590,7 @@ fn chains(
             }
         };
         let as_user = as_root.then(|| (run_as.uid(), run_as.primary_group_id()));
-        let ran = crate::chain::run(&argv, c, config.group_exception(), as_user);
+        let ran = crate::lookup::chain::run(&argv, c, config.group_exception(), as_user);
         for line in ran.stderr.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             r.info(format!("chain: {shown} said: {}", crate::log::escape(line)));
         }

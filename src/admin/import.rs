@@ -27,12 +27,12 @@ use uzers::os::unix::UserExt;
 
 use super::{Failure, Out, Outcome, Skipped};
 use crate::config::Config;
-use crate::edit::Writer;
 use crate::exit::Exit;
-use crate::inventory::{self, Now, Record};
-use crate::sshd;
+use crate::openssh::sshd;
+use crate::openssh::strict_modes::{self, Account};
+use crate::store::edit::Writer;
+use crate::store::inventory::{self, Now, Record};
 use crate::store::{self, UserName};
-use crate::strict_modes::{self, Account};
 
 pub struct Request<'a> {
     pub users: &'a [OsString],
@@ -168,7 +168,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
                     file.reason = Some(reason);
                 }
                 Own::Read(f) => {
-                    file.owner = Some(crate::trusted::owner_name(f.owner));
+                    file.owner = Some(crate::store::trusted::owner_name(f.owner));
                     file.modified = Some(f.modified());
                     if !f.exposed.is_empty() && !accepted {
                         file.status = "unsafe";
@@ -339,7 +339,7 @@ pub fn own_files(
 
 /// What `check` and `audit` report about one verdict of `own_files`:
 /// a planted file is a warning, a home others may write is worth knowing.
-pub fn report_own(user: &OsStr, path: &Path, own: &Own, r: &mut crate::report::Report) {
+pub fn report_own(user: &OsStr, path: &Path, own: &Own, r: &mut crate::admin::report::Report) {
     let u = crate::log::escape(user.as_bytes());
     match own {
         Own::Planted(why) => r.warning(
@@ -572,7 +572,7 @@ fn judge(
         return Err(Refusal::Planted(format!(
             "{} is owned by {}, not by {} or root: another user may have planted it",
             crate::log::path(at),
-            crate::trusted::owner_name(st.st_uid),
+            crate::store::trusted::owner_name(st.st_uid),
             crate::log::escape(account.name.as_bytes())
         )));
     }
@@ -588,7 +588,7 @@ fn judge(
             "{} has mode {:04o}{}",
             crate::log::path(at),
             st.st_mode & 0o7777,
-            crate::trusted::writable_note(bits)
+            crate::store::trusted::writable_note(bits)
         ));
     }
     Ok((kind, st))

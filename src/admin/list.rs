@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Out, Outcome};
 use crate::config::Config;
 use crate::exit::Exit;
-use crate::inventory::{self, Now, Record};
+use crate::store::inventory::{self, Now, Record};
 use crate::store::{self, UserName};
 
 #[derive(Serialize)]

@@ -10,6 +10,7 @@ pub mod import;
 pub mod list;
 pub mod reindex;
 pub mod remove;
+pub mod report;
 pub mod setup;
 
 use std::ffi::OsStr;
@@ -22,13 +23,13 @@ use std::path::Path;
 use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, SFlag, fstat};
 
-use crate::authorized_keys;
 use crate::config::{Config, ConfigError};
-use crate::edit::EditError;
 use crate::exit::Exit;
-use crate::inventory::{self, Keys, Now, Record};
+use crate::openssh::authorized_keys;
+use crate::store::edit::EditError;
+use crate::store::inventory::{self, Keys, Now, Record};
+use crate::store::trusted::UnsafePath;
 use crate::store::{self, UserName};
-use crate::trusted::UnsafePath;
 
 /// Why an admin command stopped: the exit status and what to tell the admin.
 #[derive(Debug)]
@@ -116,7 +117,7 @@ impl Out<'_> {
         let r = if self.json {
             // JSON stays exact: serde escapes what JSON must, and a script
             // reading it sees the bytes the file holds.
-            crate::report::print_json(self.stdout, value)
+            crate::admin::report::print_json(self.stdout, value)
         } else {
             let mut buf = Vec::new();
             text(&mut buf).and_then(|()| {

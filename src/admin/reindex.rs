@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::{Out, Outcome};
 use crate::config::Config;
-use crate::edit::Writer;
 use crate::exit::Exit;
+use crate::store::edit::Writer;
 
 #[derive(Serialize)]
 struct Row {

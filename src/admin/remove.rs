@@ -7,10 +7,10 @@ use serde::Serialize;
 
 use super::{Failure, Out, Outcome};
 use crate::config::Config;
-use crate::edit::Writer;
 use crate::exit::Exit;
-use crate::fingerprint::Fingerprint;
-use crate::inventory::{self, Keys, Now, Record};
+use crate::openssh::fingerprint::Fingerprint;
+use crate::store::edit::Writer;
+use crate::store::inventory::{self, Keys, Now, Record};
 
 #[derive(Serialize)]
 struct Removed<'a> {

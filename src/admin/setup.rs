@@ -17,10 +17,10 @@ use std::process::Command;
 use super::{Failure, Out, Outcome};
 use crate::config::Config;
 use crate::exit::Exit;
+use crate::openssh::sshd::{self, Settings};
+use crate::openssh::sshd_config as text;
+use crate::openssh::strict_modes;
 use crate::openssh::{self, Sshd};
-use crate::sshd::{self, Settings};
-use crate::sshd_config as text;
-use crate::strict_modes;
 
 pub const DEFAULT_SSHD_CONFIG: &str = "/etc/ssh/sshd_config";
 

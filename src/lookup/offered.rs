@@ -14,10 +14,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ssh_key::{Certificate, PublicKey};
 
-use crate::authorized_keys::{self, KeyLine};
-use crate::fingerprint::{BadFingerprint, Fingerprint};
 use crate::openssh;
-use crate::public_key::{self, Read};
+use crate::openssh::authorized_keys::{self, KeyLine};
+use crate::openssh::fingerprint::{BadFingerprint, Fingerprint};
+use crate::openssh::public_key::{self, Read};
 
 pub enum Offered {
     Fingerprint(Fingerprint),

@@ -3,6 +3,13 @@
 //!
 //! Everything is opened through `trusted`, so the whole chain from `/` to each
 //! fragment is root-owned and writable by nobody else, or nothing is served.
+//! `index` speeds up `%f` lookups of big users, `edit` is the one way the
+//! admin commands change the store, `inventory` reads it as records.
+
+pub mod edit;
+pub mod index;
+pub mod inventory;
+pub mod trusted;
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -11,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use nix::dir::Dir;
 
+use self::trusted::{FileId, Kind, Trusted, UnsafePath};
 use crate::log;
-use crate::trusted::{self, FileId, Kind, Trusted, UnsafePath};
 
 /// The most a lookup reads for one user, all fragments together. sshd itself
 /// has no limit; this one keeps a runaway file from stalling every login.

@@ -18,9 +18,9 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use crate::authorized_keys::{self, Candidate};
+use crate::openssh::authorized_keys::{self, Candidate};
 use crate::store::Source;
-use crate::trusted::{FileId, Trusted};
+use crate::store::trusted::{FileId, Trusted};
 
 /// Below this, reading the files is as fast as reading an index.
 pub const MIN_BYTES: u64 = 256 * 1024;
@@ -286,7 +286,7 @@ mod tests {
         Trusted {
             fd: f.into(),
             path: PathBuf::from("/s/users/alice"),
-            kind: crate::trusted::Kind::File,
+            kind: crate::store::trusted::Kind::File,
             size: data.len() as u64,
             id: FileId {
                 ino: 7,

@@ -12,10 +12,10 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::c_library;
-use crate::fingerprint::Fingerprint;
+use crate::openssh::c_library;
+use crate::openssh::fingerprint::Fingerprint;
+use crate::openssh::public_key::{self, BlobError, Read};
 use crate::openssh::{self, KeyType, Label, MaskParse, Sshd, Version};
-use crate::public_key::{self, BlobError, Read};
 
 /// A line that sshd accepts, borrowed from the store file.
 #[derive(Debug, PartialEq, Eq)]

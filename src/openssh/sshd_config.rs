@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn shipped_example_drop_in_is_what_setup_writes() {
         assert_eq!(
-            include_str!("../conf/sshd_config.d/40-keyward.conf"),
+            include_str!("../../conf/sshd_config.d/40-keyward.conf"),
             drop_in("/usr/bin/keyward keys %u %k %h %U", "keyward")
         );
     }

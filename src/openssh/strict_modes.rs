@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::log::{self, Severity};
 use crate::platform::Platform;
-use crate::trusted;
+use crate::store::trusted;
 use std::os::unix::ffi::OsStrExt;
 use uzers::os::unix::GroupExt;
 
@@ -212,7 +212,7 @@ pub fn expand(pattern: &str, account: &Account) -> PathBuf {
         ('u', account.name.as_os_str()),
         ('U', OsStr::new(&uid)),
     ];
-    let p = PathBuf::from(crate::sshd::expand(pattern, &values));
+    let p = PathBuf::from(crate::openssh::sshd::expand(pattern, &values));
     if p.is_absolute() {
         p
     } else {

@@ -20,10 +20,10 @@ use nix::fcntl::{Flock, FlockArg, OFlag, openat, renameat};
 use nix::sys::stat::{Mode, fchmod, fstat, mkdirat};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fsync, unlinkat};
 
-use crate::index;
 use crate::log;
+use crate::store::index;
+use crate::store::trusted::{self, Kind, Trusted, UnsafePath};
 use crate::store::{self, Source, UserName};
-use crate::trusted::{self, Kind, Trusted, UnsafePath};
 
 const LOCK_NAME: &str = ".keyward.lock";
 pub const TMP_DIR: &str = ".keyward.tmp";

@@ -21,7 +21,7 @@ use nix::sys::stat::{Mode, SFlag, fstat};
 use nix::unistd::{ftruncate, geteuid};
 
 use crate::store::UserName;
-use crate::trusted;
+use crate::store::trusted;
 
 const MAGIC: &str = "keyward-warned 1 ";
 /// Larger than any record keyward writes.

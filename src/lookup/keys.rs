@@ -10,18 +10,18 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::authorized_keys::{self, KeyLine};
-use crate::chain;
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
-use crate::fingerprint::Fingerprint;
-use crate::index;
 use crate::log::{self, Log};
-use crate::offered::{Offered, OfferedKey};
+use crate::lookup::chain;
+use crate::lookup::offered::{Offered, OfferedKey};
+use crate::lookup::warned;
+use crate::openssh::authorized_keys::{self, KeyLine};
+use crate::openssh::fingerprint::Fingerprint;
+use crate::openssh::strict_modes::{self, Account};
+use crate::store::index;
+use crate::store::trusted::{self, Trusted, UnsafePath};
 use crate::store::{self, Entry, UserFiles, UserName};
-use crate::strict_modes::{self, Account};
-use crate::trusted::{self, Trusted, UnsafePath};
-use crate::warned;
 use uzers::os::unix::UserExt;
 
 /// Past this many invalid lines in one lookup, only a count is logged: a

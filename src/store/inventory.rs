@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::authorized_keys::{self, KeyLine};
-use crate::fingerprint::Fingerprint;
 use crate::log;
+use crate::openssh::authorized_keys::{self, KeyLine};
+use crate::openssh::fingerprint::Fingerprint;
 use crate::store::Source;
 use serde::Serialize;
 

@@ -29,12 +29,8 @@ use nix::unistd::Pid;
 
 use crate::config::ChainConfig;
 use crate::openssh::Sshd;
-use crate::sshd;
-use crate::strict_modes;
-
-/// The tokens a chained command may use: those sshd gives an
-/// AuthorizedKeysCommand and keyward receives or can derive.
-pub const TOKENS: &[char] = &['%', 'u', 'U', 'h', 'f', 'k', 't'];
+use crate::openssh::sshd;
+use crate::openssh::strict_modes;
 
 /// What the tokens stand for in one lookup: the bytes sshd passed keyward
 /// (or that were derived from them), never a form escaped for a log.
@@ -89,30 +85,10 @@ impl fmt::Display for Failure {
     }
 }
 
-/// Config-time check: the command splits, starts with an absolute path,
-/// and uses only known tokens.
-pub fn validate(c: &ChainConfig, sshd: &Sshd) -> Result<(), String> {
-    let argv =
-        sshd::argv_split_as(&c.command, sshd).map_err(|e| format!("sshd would say it {e}"))?;
-    if !argv[0].starts_with('/') {
-        return Err("the program must be an absolute path, as sshd requires".into());
-    }
-    for arg in &argv[1..] {
-        if let Some(t) = sshd::tokens_outside(arg, TOKENS).first() {
-            return Err(if t == "%" {
-                "a lone % at the end".into()
-            } else {
-                format!("unknown token {t} (known: %u %U %h %f %k %t %%)")
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The argv sshd would run: split, tokens expanded in the arguments (never
 /// in the program), one value per argument; with no arguments, the user name.
 pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<OsString>, Failure> {
-    validate(c, sshd).map_err(Failure::Invalid)?;
+    c.validate(sshd).map_err(Failure::Invalid)?;
     let split = sshd::argv_split_as(&c.command, sshd).map_err(|e| Failure::Invalid(e.into()))?;
     let mut argv = vec![OsString::from(&split[0])];
     if split.len() == 1 {
@@ -356,7 +332,7 @@ mod tests {
             Err(Failure::NoValue('k'))
         ));
         for bad in ["x %u", "/x %C", "/x %", "/x \"open"] {
-            assert!(validate(&chain(bad), d).is_err(), "{bad}");
+            assert!(chain(bad).validate(d).is_err(), "{bad}");
         }
     }
 }

@@ -1,11 +1,25 @@
-//! Which OpenSSH release reads keyward's output, and what that release
-//! parses. setup records the installed sshd in keyward.toml (`[sshd]`);
+//! What a given OpenSSH release does, and nothing else: its authorized_keys
+//! grammar (`authorized_keys`), key blobs (`public_key`), fingerprints,
+//! StrictModes (`strict_modes`), how it splits and expands a command line
+//! and what `sshd -T` says (`sshd`), sshd_config editing (`sshd_config`),
+//! and the C library calls it makes (`c_library`, the one place with FFI).
+//!
+//! This file: which OpenSSH release reads keyward's output, and what that
+//! release parses. setup records the installed sshd in keyward.toml (`[sshd]`);
 //! everything that says what sshd will do with a line, a home or a command
 //! asks this module instead of assuming one version.
 //!
 //! The feature versions come from the OpenSSH sources (the first release
 //! tag that carries each change). tests/differential.rs proves the model
 //! against OpenSSH's own parser for 8.2p1, Debian's 9.2p1 and 10.5p1.
+
+pub mod authorized_keys;
+pub mod c_library;
+pub mod fingerprint;
+pub mod public_key;
+pub mod sshd;
+pub mod sshd_config;
+pub mod strict_modes;
 
 use std::fmt;
 use std::sync::OnceLock;
