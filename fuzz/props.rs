@@ -28,7 +28,8 @@ const NOBODY: Fingerprint = Fingerprint::Sha256([0x5a; 32]);
 /// the key's own fingerprint selects it, another key's never does (unless
 /// it is a cert-authority line, which every fingerprint lookup serves);
 /// the key itself (`%k`) selects it exactly when it is no cert-authority
-/// line; error text carries no control byte.
+/// line, and a certificate signed by that key exactly when it is one;
+/// error text carries no control byte.
 pub fn line(data: &[u8]) {
     for raw in data.split(|&b| b == b'\n') {
         match parse_line(raw) {
@@ -51,6 +52,17 @@ pub fn line(data: &[u8]) {
                 let key = Offered::parse(b64.as_bytes()).expect("a key sshd reads is a %k");
                 let by_key = matches!(judge(raw, Some(&key)), Verdict::Served(_));
                 assert_eq!(by_key, !line.options.cert_authority, "the key itself");
+                let cert = b64.len() < 100_000 && {
+                    let c =
+                        base64::engine::general_purpose::STANDARD.encode(certificate(&line.blob));
+                    let cert =
+                        Offered::parse(c.as_bytes()).expect("a certificate by any key is a %k");
+                    matches!(judge(raw, Some(&cert)), Verdict::Served(_))
+                };
+                assert_eq!(
+                    cert, line.options.cert_authority,
+                    "a certificate by the key"
+                );
             }
             Ok(None) => assert!(matches!(judge(raw, None), Verdict::Ignored)),
             Err(e) => {
@@ -160,9 +172,27 @@ fn inert(text: &str) {
 pub fn offered(data: &[u8]) {
     match Offered::parse(data) {
         Ok(Offered::Key(k)) => {
+            // sshd's canonical blob: it reads back as itself, and the line
+            // an admin writes for it (a CA line for a certificate) is the
+            // one line selected.
             inert(&k.fingerprint.to_string());
-            let line = [b"ssh-ed25519 ".as_slice(), k.base64()].concat();
-            let _ = judge(&line, Some(&Offered::Key(k)));
+            let b64 = k.base64().to_vec();
+            let blob = base64::engine::general_purpose::STANDARD
+                .decode(&b64)
+                .unwrap();
+            let label = &blob[4..4 + u32::from_be_bytes(blob[..4].try_into().unwrap()) as usize];
+            let again = Offered::parse(&b64).expect("the canonical blob reads");
+            assert!(matches!(&again, Offered::Key(a) if a.base64() == b64.as_slice()));
+            let key_line = [label, b" ", &b64].concat();
+            let ca_line = [b"cert-authority ".as_slice(), &key_line].concat();
+            let (want, other) = if k.certificate {
+                (ca_line, key_line)
+            } else {
+                (key_line, ca_line)
+            };
+            let offered = Offered::Key(k);
+            assert!(matches!(judge(&want, Some(&offered)), Verdict::Served(_)));
+            assert!(!matches!(judge(&other, Some(&offered)), Verdict::Served(_)));
         }
         Ok(Offered::Fingerprint(fp)) => {
             assert_eq!(Fingerprint::parse(fp.to_string().as_bytes()), Ok(fp));
@@ -177,4 +207,29 @@ pub fn state(data: &[u8]) {
     if let Some(t) = warned::parse_record(data) {
         assert_eq!(warned::record(t).as_bytes(), data);
     }
+}
+
+/// A user certificate for an ed25519 key, signed by `ca` (a signature
+/// sshd would have checked before passing it on).
+fn certificate(ca: &[u8]) -> Vec<u8> {
+    fn string(out: &mut Vec<u8>, s: &[u8]) {
+        out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        out.extend_from_slice(s);
+    }
+    let mut c = Vec::new();
+    string(&mut c, b"ssh-ed25519-cert-v01@openssh.com");
+    string(&mut c, &[1; 32]);
+    string(&mut c, &[2; 32]);
+    c.extend_from_slice(&[0; 8]);
+    c.extend_from_slice(&1u32.to_be_bytes());
+    string(&mut c, b"fuzz");
+    string(&mut c, b"");
+    c.extend_from_slice(&[0; 8]);
+    c.extend_from_slice(&[0xff; 8]);
+    string(&mut c, b"");
+    string(&mut c, b"");
+    string(&mut c, b"");
+    string(&mut c, ca);
+    string(&mut c, b"");
+    c
 }

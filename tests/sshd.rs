@@ -443,3 +443,77 @@ fn offered_key_k_selects_exactly_the_line_sshd_can_use() {
         "{log}"
     );
 }
+
+/// Certificates as ssh-keygen makes them, each logging in through `%k` as
+/// it would through an AuthorizedKeysFile: no -V ("forever", validity past
+/// 2^63), always:forever, an extension written twice, a key ID that is not
+/// UTF-8; and a CA line that spells the CA key as sshd also reads it.
+#[test]
+fn certificates_as_ssh_keygen_makes_them_log_in_through_k() {
+    use base64::Engine;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let (t, u) = setup(0o755);
+    let (ca, ca_public) = t.keygen("ca");
+    // The same CA key with "ED25519" as the type inside the blob.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let ca_blob = b64.decode(ca_public.split(' ').nth(1).unwrap()).unwrap();
+    let short = [&[0, 0, 0, 7][..], b"ED25519", &ca_blob[15..]].concat();
+    write(
+        &t.user_file(&u.name),
+        format!("cert-authority ssh-ed25519 {} ca\n", b64.encode(&short)),
+        0o644,
+    );
+    let port = free_port();
+    let config = t.sshd_config(
+        port,
+        &format!(
+            "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u %k %h %U\n",
+            t.bin.display(),
+            t.config.display()
+        ),
+    );
+    let sshd = Sshd::start(&config, &[], port, &t.root.join("sshd.log"));
+    let cases: [(&str, &[&[u8]]); 4] = [
+        ("forever", &[b"-I", b"forever"]),
+        ("always", &[b"-I", b"always", b"-V", b"always:forever"]),
+        (
+            "twice",
+            &[
+                b"-I",
+                b"twice",
+                b"-O",
+                b"extension:permit-pty",
+                b"-V",
+                b"-5m:forever",
+            ],
+        ),
+        ("latin1", &[b"-I", b"caf\xe9"]),
+    ];
+    for (name, args) in cases {
+        let (key, _) = t.keygen(name);
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-s"])
+            .arg(&ca)
+            .args(args.iter().map(|a| OsStr::from_bytes(a)))
+            .args(["-n", &u.name])
+            .arg(format!("{}.pub", key.display()))
+            .status()
+            .unwrap();
+        assert!(st.success(), "{name}");
+        let out = sshd.ssh(&key, &u.name, "true");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {out:?}\n{}\n{:?}",
+            sshd.log(),
+            t.syslog.drain()
+        );
+    }
+    let log = sshd.log();
+    // sshd says "Accepted certificate" twice per login (the query, then the
+    // signature), and "Accepted publickey" once.
+    let accepted = format!("Accepted publickey for {} from", u.name);
+    assert_eq!(log.matches(&accepted).count(), 4, "{log}");
+    assert!(!log.contains("failed, status"), "{log}");
+}

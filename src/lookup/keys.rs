@@ -820,4 +820,87 @@ mod tests {
         assert!(Offered::parse(b"AAAA").is_err());
         assert!(Offered::parse(b"SHA256:short").is_err());
     }
+    #[test]
+    fn a_certificate_selects_its_cas_lines_in_any_encoding_sshd_reads() {
+        use crate::openssh::public_key::tests::{blob, certificate};
+        let ca_pk = [0x3cu8; 32];
+        let ca = blob(&[b"ssh-ed25519", &ca_pk]);
+        let cert = certificate(&ca, b"caf\xe9", u64::MAX, b"");
+        let offered = Offered::parse(STANDARD.encode(&cert).as_bytes()).unwrap();
+        let ca_b64 = STANDARD.encode(&ca);
+        let (head, tail) = ca_b64.split_at(20);
+        for line in [
+            format!("cert-authority ssh-ed25519 {ca_b64}"),
+            format!("cert-authority,principals=\"a\" ssh-ed25519 {ca_b64} c"),
+            // The same CA key as sshd (before 9.9) also reads it.
+            format!(
+                "cert-authority ssh-ed25519 {}",
+                STANDARD.encode(blob(&[b"ED25519", &ca_pk]))
+            ),
+            format!(
+                "cert-authority ssh-ed25519 {}",
+                STANDARD.encode(blob(&[b"ssh-ed25519\0", &ca_pk]))
+            ),
+            format!("cert-authority ssh-ed25519 {head}\x0b{tail}"),
+        ] {
+            assert!(served(&line, Some(&offered)), "{line:?}");
+            let mut seen = 0;
+            candidates(
+                line.as_bytes(),
+                &Finder::new(offered_key(&offered)),
+                |_, _| seen += 1,
+            );
+            assert_eq!(seen, 1, "{line:?}");
+        }
+        // The CA's key as a plain key, or another key as a CA: not for it.
+        assert!(!served(&format!("ssh-ed25519 {ca_b64}"), Some(&offered)));
+        assert!(!served(&format!("cert-authority {OTHER}"), Some(&offered)));
+    }
+
+    fn offered_key(o: &Offered) -> &OfferedKey {
+        match o {
+            Offered::Key(k) => k,
+            Offered::Fingerprint(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn options_that_mention_cert_authority_do_not_make_a_ca_line() {
+        let (_, b64) = KEY.split_once(' ').unwrap();
+        let key = Offered::parse(b64.as_bytes()).unwrap();
+        let (head, tail) = b64.split_at(33);
+        // The fuzz finding: from= whose text says cert-authority, and a
+        // form feed inside the base64.
+        for line in [
+            format!("from=\"cert-authority\" ssh-ed25519 {head}\x0c{tail}"),
+            format!("environment=\"NOTE=cert-authority\" ssh-ed25519 {head}\x0b{tail}"),
+        ] {
+            assert!(served(&line, Some(&key)), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_degenerate_key_never_makes_every_line_a_candidate() {
+        use crate::openssh::public_key::tests::blob;
+        // Lines a search for an empty or tiny pattern would all return.
+        let filler: String = (0..5_000).map(|i| format!("{OTHER} f{i}\n")).collect();
+        let p = [0x5bu8; 128];
+        for dsa in [
+            // y = 0 and y = 1: the old search ran on y alone.
+            blob(&[b"ssh-dss", &p, &[0x11; 20], &[2; 128], &[]]),
+            blob(&[b"ssh-dss", &p, &[0x11; 20], &[2; 128], &[1]]),
+            // Every number tiny: only the canonical encoding is searched.
+            blob(&[b"ssh-dss", &[3], &[5], &[2], &[1]]),
+        ] {
+            let b64 = STANDARD.encode(&dsa);
+            let offered = Offered::parse(b64.as_bytes()).unwrap();
+            let finder = Finder::new(offered_key(&offered));
+            let data = format!("{filler}ssh-dss {b64} mine\n{filler}");
+            let mut seen = Vec::new();
+            candidates(data.as_bytes(), &finder, |raw, n| {
+                seen.push((n, raw.to_vec()))
+            });
+            assert_eq!(seen, [(5_001, format!("ssh-dss {b64} mine").into_bytes())]);
+        }
+    }
 }

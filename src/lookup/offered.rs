@@ -5,14 +5,16 @@
 //! does (`:` is not in its alphabet).
 //!
 //! With the key itself, a lookup compares key fields as bytes and hashes
-//! nothing, and a certificate selects only the `cert-authority` line of the
-//! CA that signed it, which is the one line sshd can use.
+//! nothing, and a certificate selects only the `cert-authority` lines of the
+//! CA that signed it, which are the lines sshd can use. The offered blob is
+//! read as the recorded sshd reads it (`public_key::read_certificate`), so
+//! whatever sshd passed keyward is read, whatever its validity dates or the
+//! bytes of its key ID.
 
 use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ssh_key::{Certificate, PublicKey};
 
 use crate::openssh;
 use crate::openssh::authorized_keys::{self, KeyLine};
@@ -30,11 +32,15 @@ pub struct OfferedKey {
     want_blob: Vec<u8>,
     /// The same, as base64: how ssh-keygen writes it in a line.
     want_b64: Vec<u8>,
-    /// Base64 of a run of the key's own material at each of the three
-    /// byte alignments: whatever encoding a line uses for the rest of the
-    /// blob (a short type name, leading zeros, a trailing NUL), the key
-    /// material sits in it unchanged, so one of these is in its key field.
-    material: [Vec<u8>; 3],
+    /// What the key field of a line that carries the key contains. Base64
+    /// of a run of the key's own material at each of the three byte
+    /// alignments: whatever encoding a line uses for the rest of the blob
+    /// (a short type name, leading zeros, a trailing NUL), the material sits
+    /// in it unchanged, so one of these is in its key field. For a
+    /// degenerate key with too little material to tell lines apart, the
+    /// whole canonical base64 instead: such a key is found only as
+    /// ssh-keygen writes it, and never makes every line a candidate.
+    needles: Vec<Vec<u8>>,
     pub certificate: bool,
     /// Of the plain key, as sshd's `%f` would give it.
     pub fingerprint: Fingerprint,
@@ -60,30 +66,51 @@ impl fmt::Display for BadOffered {
     }
 }
 
+/// The shortest run of key material worth searching for: 12 bytes (16
+/// base64 characters) at every alignment.
+const MIN_RUN: usize = 12;
+
 impl OfferedKey {
-    fn new(key: public_key::PublicKey, certificate: bool, fingerprint: Fingerprint) -> OfferedKey {
+    /// `key` is what a line must carry (for a certificate, its CA);
+    /// `fingerprint` and `type_name` describe what was offered.
+    fn new(
+        key: public_key::PublicKey,
+        certificate: bool,
+        fingerprint: Fingerprint,
+        type_name: String,
+    ) -> OfferedKey {
+        let want_b64 = STANDARD.encode(&key.blob).into_bytes();
         let m = public_key::material(&key);
-        let material = [0, 1, 2].map(|shift| {
-            // 24 bytes (32 base64 characters) from `shift`: at one of the
-            // three shifts the run starts on a base64 quantum of the line.
-            let run = &m[shift.min(m.len())..(shift + 24).min(m.len())];
-            STANDARD
-                .encode(&run[..run.len() - run.len() % 3])
-                .into_bytes()
-        });
+        let runs: Vec<Vec<u8>> = [0, 1, 2]
+            .iter()
+            .map(|&shift| {
+                // 24 bytes (32 base64 characters) from `shift`: at one of
+                // the three shifts the run starts on a base64 quantum of
+                // the line.
+                let run = &m[shift.min(m.len())..(shift + 24).min(m.len())];
+                &run[..run.len() - run.len() % 3]
+            })
+            .take_while(|run| run.len() >= MIN_RUN)
+            .map(|run| STANDARD.encode(run).into_bytes())
+            .collect();
+        let needles = if runs.len() == 3 {
+            runs
+        } else {
+            vec![want_b64.clone()]
+        };
         OfferedKey {
-            want_b64: STANDARD.encode(&key.blob).into_bytes(),
+            want_b64,
             want_blob: key.blob,
-            material,
+            needles,
             certificate,
             fingerprint,
-            type_name: String::new(),
+            type_name,
         }
     }
 
     /// What a store line's key field contains when it can be the one.
-    pub fn needles(&self) -> &[Vec<u8>; 3] {
-        &self.material
+    pub fn needles(&self) -> &[Vec<u8>] {
+        &self.needles
     }
 
     /// The key as base64, as ssh-keygen writes it.
@@ -103,29 +130,20 @@ impl Offered {
             |e: &dyn fmt::Display| BadOffered::Key(crate::log::escape(e.to_string().as_bytes()));
         let blob = STANDARD.decode(arg).map_err(|e| bad(&e))?;
         let sshd = openssh::installed();
-        let plain = |blob: &[u8]| match public_key::read(blob, sshd) {
-            Ok(Read::Key(k)) => Ok(k),
-            Ok(Read::Certificate) => Err(bad(&"a certificate where a plain key belongs")),
-            Err(e) => Err(bad(&e)),
+        let key = match public_key::read(&blob, sshd).map_err(|e| bad(&e))? {
+            Read::Key(key) => {
+                let fp = Fingerprint::of_sha256(&key.blob);
+                let name = key.kind.name().to_string();
+                OfferedKey::new(key, false, fp, name)
+            }
+            Read::Certificate => {
+                let cert = public_key::read_certificate(&blob, sshd).map_err(|e| bad(&e))?;
+                // sshd's %f of a certificate is its certified key's.
+                let fp = Fingerprint::of_sha256(&cert.key.blob);
+                OfferedKey::new(cert.ca.clone(), true, fp, cert.type_name())
+            }
         };
-        if let Ok(cert) = Certificate::from_bytes(&blob) {
-            let ca = PublicKey::from(cert.signature_key().clone())
-                .to_bytes()
-                .map_err(|e| bad(&e))?;
-            let own = PublicKey::from(cert.public_key().clone())
-                .to_bytes()
-                .map_err(|e| bad(&e))?;
-            let own = plain(&own)?;
-            let mut k = OfferedKey::new(plain(&ca)?, true, Fingerprint::of_sha256(&own.blob));
-            k.type_name = cert.algorithm().to_certificate_type();
-            return Ok(Offered::Key(k));
-        }
-        let key = plain(&blob)?;
-        let fp = Fingerprint::of_sha256(&key.blob);
-        let name = key.kind.name().to_string();
-        let mut k = OfferedKey::new(key, false, fp);
-        k.type_name = name;
-        Ok(Offered::Key(k))
+        Ok(Offered::Key(key))
     }
 
     /// The offered key's fingerprint, for log lines.
@@ -137,7 +155,9 @@ impl Offered {
     }
 
     /// A cheap pre-filter: false only when the line cannot be the one this
-    /// lookup wants. Lines it passes are still parsed in full.
+    /// lookup wants. Lines it passes are still parsed in full, and
+    /// `selects` decides on the parsed options (`cert-authority`), never on
+    /// their text.
     pub fn may_match(&self, raw: &[u8]) -> bool {
         match self {
             Offered::Fingerprint(fp) => authorized_keys::may_match(raw, fp),
@@ -145,8 +165,7 @@ impl Offered {
                 // The same key, written as ssh-keygen writes it...
                 Some(field) if field == k.want_b64 => true,
                 // ...or in another encoding sshd reads as the same key.
-                Some(_) => authorized_keys::candidate(raw)
-                    .is_some_and(|c| c == authorized_keys::Candidate::Key(k.want_blob.clone())),
+                Some(_) => authorized_keys::key_blob(raw).is_some_and(|b| b == k.want_blob),
                 None => false,
             },
         }

@@ -352,9 +352,8 @@ pub enum Candidate {
 }
 
 pub fn candidate(raw: &[u8]) -> Option<Candidate> {
-    let sshd = openssh::installed();
     let line = content(raw)?;
-    let (options, key_part) = split_options(line, sshd).ok()?;
+    let (options, _) = split_options(line, openssh::installed()).ok()?;
     const CA: &[u8] = b"cert-authority";
     if options
         .windows(CA.len())
@@ -362,10 +361,20 @@ pub fn candidate(raw: &[u8]) -> Option<Candidate> {
     {
         return Some(Candidate::CertAuthority);
     }
+    key_blob(raw).map(Candidate::Key)
+}
+
+/// The canonical blob of the plain key a line carries, whatever its
+/// options say and however its key field is encoded; `None` when the line
+/// carries no plain key sshd reads.
+pub fn key_blob(raw: &[u8]) -> Option<Vec<u8>> {
+    let sshd = openssh::installed();
+    let line = content(raw)?;
+    let (_, key_part) = split_options(line, sshd).ok()?;
     let label = token(key_part);
     let blob = decode_key_field(&key_part[label.len()..]).ok()?;
     match public_key::read(&blob, sshd).ok()? {
-        Read::Key(k) => Some(Candidate::Key(k.blob)),
+        Read::Key(k) => Some(k.blob),
         Read::Certificate => None,
     }
 }

@@ -178,6 +178,13 @@ impl KeyType {
         }
     }
 
+    /// The certificate type for this key type (`%t` of a certificate).
+    pub fn cert_name(self) -> String {
+        let plain = self.name();
+        let base = plain.strip_suffix("@openssh.com").unwrap_or(plain);
+        format!("{base}-cert-v01@openssh.com")
+    }
+
     /// sshd's short name, which it also takes (in any case) as the type
     /// string inside a key blob.
     fn short_name(self) -> &'static str {
@@ -295,6 +302,30 @@ impl Sshd {
             .iter()
             .find(|t| self.has_type(**t) && t.short_name().as_bytes().eq_ignore_ascii_case(name))
             .map(|&t| Label::Plain(t))
+    }
+
+    /// `sshkey_type_from_name` on the type string of a certificate blob:
+    /// only full names (no short names for certificates), and the RSA
+    /// signature names, which sshd maps to the RSA certificate type.
+    pub fn cert_type(&self, name: &[u8]) -> Option<KeyType> {
+        if name == b"rsa-sha2-256-cert-v01@openssh.com"
+            || name == b"rsa-sha2-512-cert-v01@openssh.com"
+        {
+            return Some(KeyType::Rsa);
+        }
+        ALL_TYPES
+            .iter()
+            .copied()
+            .find(|t| self.has_type(*t) && t.cert_name().as_bytes() == name)
+    }
+
+    /// Whether `sshkey_ec_validate_public` still checks the coordinates'
+    /// range (each longer than half the order, below order - 1): 10.3
+    /// removed those checks ("Remove some unnecessary checks in
+    /// sshkey_ec_validate_public()"), so later releases read points that
+    /// 8.2 and 9.2 refuse.
+    pub fn ec_range_checks(&self) -> bool {
+        !self.version.at_least(10, 3)
     }
 
     /// The release that first parses option `name`, when this one does not.

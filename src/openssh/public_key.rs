@@ -44,6 +44,11 @@ pub enum BlobError {
     KeyLength(usize),
     CurveMismatch,
     EcPoint(&'static str),
+    /// A certificate's type field is neither user (1) nor host (2).
+    CertType(u32),
+    TooManyPrincipals,
+    /// A certificate's signature key is itself a certificate.
+    CaIsCertificate,
 }
 
 impl fmt::Display for BlobError {
@@ -68,6 +73,11 @@ impl fmt::Display for BlobError {
             BlobError::KeyLength(n) => write!(f, "public key of {n} bytes, not the type's size"),
             BlobError::CurveMismatch => write!(f, "the curve does not match the key type"),
             BlobError::EcPoint(why) => write!(f, "ECDSA point {why}"),
+            BlobError::CertType(t) => write!(f, "certificate of type {t}, neither user nor host"),
+            BlobError::TooManyPrincipals => {
+                write!(f, "certificate with more than {MAX_PRINCIPALS} principals")
+            }
+            BlobError::CaIsCertificate => write!(f, "the certificate's CA key is a certificate"),
         }
     }
 }
@@ -79,6 +89,8 @@ const MAX_ECPOINT: usize = 528 * 2 / 8 + 1;
 const ED25519_PK: usize = 32;
 /// ML-DSA-44 (1312 bytes) followed by ed25519 (32), 10.4's hybrid type.
 const MLDSA44_ED25519_PK: usize = 1312 + 32;
+/// `SSHKEY_CERT_MAX_PRINCIPALS`.
+const MAX_PRINCIPALS: usize = 256;
 
 struct Reader<'a>(&'a [u8]);
 
@@ -96,6 +108,24 @@ impl<'a> Reader<'a> {
         let (s, rest) = rest.split_at(len);
         self.0 = rest;
         Ok(s)
+    }
+
+    fn u32(&mut self) -> Result<u32, BlobError> {
+        let (v, rest) = self
+            .0
+            .split_first_chunk::<4>()
+            .ok_or(BlobError::Truncated)?;
+        self.0 = rest;
+        Ok(u32::from_be_bytes(*v))
+    }
+
+    fn u64(&mut self) -> Result<u64, BlobError> {
+        let (v, rest) = self
+            .0
+            .split_first_chunk::<8>()
+            .ok_or(BlobError::Truncated)?;
+        self.0 = rest;
+        Ok(u64::from_be_bytes(*v))
     }
 
     /// `sshbuf_get_cstring`: a NUL is allowed only as the last byte, and
@@ -133,6 +163,99 @@ pub fn read(blob: &[u8], sshd: &Sshd) -> Result<Read, BlobError> {
         Some(Label::Certificate) => return Ok(Read::Certificate),
         None => return Err(BlobError::UnknownType(name.to_vec())),
     };
+    let key = key_fields(kind, name, &mut r, sshd)?;
+    if !r.0.is_empty() {
+        return Err(BlobError::TrailingData);
+    }
+    Ok(Read::Key(key))
+}
+
+/// A certificate as sshd reads one a client offers (`sshkey_from_blob`,
+/// `cert_parse`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// The certified key, canonical: what `%f` fingerprints.
+    pub key: PublicKey,
+    /// The signature key, canonical: what a `cert-authority` line must carry.
+    pub ca: PublicKey,
+}
+
+impl Certificate {
+    /// The type as sshd names it (`%t`): `ssh-ed25519-cert-v01@openssh.com`,
+    /// and `ssh-rsa-cert-v01@openssh.com` for every RSA certificate.
+    pub fn type_name(&self) -> String {
+        self.key.kind.cert_name()
+    }
+}
+
+/// Reads a certificate blob as release `sshd` does before it passes it to
+/// an AuthorizedKeysCommand as `%k`: the type, the nonce, the certified
+/// key's fields (the same rules as a plain key's), then the certificate's
+/// fields with the checks `cert_parse` makes on them: a user or host type,
+/// C strings (one NUL, at the end, allowed) for the key ID and at most 256
+/// principals, name/value string pairs for the critical options and
+/// extensions, a plain CA key, nothing after the signature.
+///
+/// Nothing more: sshd does not look at validity, UTF-8, order or duplicate
+/// names while parsing (it judges validity and options later, after the
+/// command answered), so neither does keyward; a "forever" certificate or a
+/// key ID in Latin-1 reads like any other. The signature is not verified
+/// here: sshd verified it before running the command, and keyward only
+/// serves the CA's own line, which sshd judges again.
+pub fn read_certificate(blob: &[u8], sshd: &Sshd) -> Result<Certificate, BlobError> {
+    let mut r = Reader(blob);
+    let name = r.cstring()?;
+    let Some(kind) = sshd.cert_type(name) else {
+        return Err(BlobError::UnknownType(name.to_vec()));
+    };
+    let _nonce = r.string()?;
+    let key = key_fields(kind, name, &mut r, sshd)?;
+    let _serial = r.u64()?;
+    let cert_type = r.u32()?;
+    let _key_id = r.cstring()?;
+    let mut principals = Reader(r.string()?);
+    let _valid_after = r.u64()?;
+    let _valid_before = r.u64()?;
+    let mut critical = Reader(r.string()?);
+    let mut extensions = Reader(r.string()?);
+    let _reserved = r.string()?;
+    let ca = r.string()?;
+    let _signature = r.string()?;
+    if cert_type != 1 && cert_type != 2 {
+        return Err(BlobError::CertType(cert_type));
+    }
+    let mut count = 0;
+    while !principals.0.is_empty() {
+        if count >= MAX_PRINCIPALS {
+            return Err(BlobError::TooManyPrincipals);
+        }
+        principals.cstring()?;
+        count += 1;
+    }
+    for section in [&mut critical, &mut extensions] {
+        while !section.0.is_empty() {
+            section.string()?;
+            section.string()?;
+        }
+    }
+    let ca = match read(ca, sshd)? {
+        Read::Key(k) => k,
+        Read::Certificate => return Err(BlobError::CaIsCertificate),
+    };
+    if !r.0.is_empty() {
+        return Err(BlobError::TrailingData);
+    }
+    Ok(Certificate { key, ca })
+}
+
+/// A key type's own fields (`deserialize_public`), after the type name
+/// (and a certificate's nonce), as the canonical plain key.
+fn key_fields(
+    kind: KeyType,
+    name: &[u8],
+    r: &mut Reader,
+    sshd: &Sshd,
+) -> Result<PublicKey, BlobError> {
     let mut out = Writer::default();
     out.string(kind.name().as_bytes());
     let bits = match kind {
@@ -168,7 +291,7 @@ pub fn read(blob: &[u8], sshd: &Sshd) -> Result<Read, BlobError> {
                 return Err(BlobError::CurveMismatch);
             }
             let point = r.string()?;
-            check_point(kind, point)?;
+            check_point(kind, point, sshd)?;
             out.string(curve_name);
             out.string(point);
             bits
@@ -195,47 +318,45 @@ pub fn read(blob: &[u8], sshd: &Sshd) -> Result<Read, BlobError> {
     if matches!(kind, KeyType::SkEd25519 | KeyType::SkEcdsaP256) {
         out.string(r.cstring()?);
     }
-    if !r.0.is_empty() {
-        return Err(BlobError::TrailingData);
-    }
-    Ok(Read::Key(PublicKey {
+    Ok(PublicKey {
         kind,
         blob: out.0,
         bits,
-    }))
+    })
 }
 
-/// The key's own material in its canonical blob (ed25519 public key, EC
-/// point, RSA modulus, DSA public value, ML-DSA key): bytes every encoding of
-/// the same key carries unchanged. At least 32 bytes for every type.
+/// The key's own material in its canonical blob: the longest field that
+/// every encoding of the same key carries unchanged (the ed25519 or ML-DSA
+/// key, the EC point, the RSA modulus, the longest DSA number), a number
+/// without its leading zeros. Short for a degenerate key only (a DSA key
+/// with tiny numbers), which callers must not let widen a search.
 pub fn material(key: &PublicKey) -> &[u8] {
     let mut r = Reader(&key.blob);
-    let mut field = || r.string().unwrap_or_default();
-    let _type = field();
-    let m = match key.kind {
-        KeyType::Ed25519 | KeyType::SkEd25519 | KeyType::MlDsa44Ed25519 => field(),
-        KeyType::EcdsaP256 | KeyType::EcdsaP384 | KeyType::EcdsaP521 | KeyType::SkEcdsaP256 => {
-            field();
-            field()
-        }
-        KeyType::Rsa => {
-            field();
-            field()
-        }
-        KeyType::Dsa => {
-            field();
-            field();
-            field();
-            field()
-        }
-    };
-    let start = m.iter().position(|&b| b != 0).unwrap_or(m.len());
-    &m[start..]
+    let mut fields = Vec::new();
+    while let Ok(f) = r.string() {
+        fields.push(f);
+    }
+    let numbers = matches!(key.kind, KeyType::Rsa | KeyType::Dsa);
+    fields
+        .into_iter()
+        .skip(1) // the type name
+        .map(|f| {
+            if numbers {
+                &f[f.iter().position(|&b| b != 0).unwrap_or(f.len())..]
+            } else {
+                f
+            }
+        })
+        .max_by_key(|f| f.len())
+        .unwrap_or_default()
 }
 
+/// `sshkey_ecdsa_nid_from_name`: the full name of an ECDSA key or
+/// certificate type (the callers have already matched it exactly).
 fn ecdsa_full_name(name: &[u8]) -> bool {
     name.starts_with(b"ecdsa-sha2-nistp")
         || name == b"sk-ecdsa-sha2-nistp256@openssh.com"
+        || name == b"sk-ecdsa-sha2-nistp256-cert-v01@openssh.com"
         || name == b"webauthn-sk-ecdsa-sha2-nistp256@openssh.com"
 }
 
@@ -249,9 +370,10 @@ pub fn bit_length(be: &[u8]) -> u32 {
 }
 
 /// `sshbuf_get_ec` (uncompressed points only, on the curve, coordinates
-/// below the field prime) and `sshkey_ec_validate_public` (each coordinate
-/// longer than half the order and below order - 1).
-fn check_point(kind: KeyType, point: &[u8]) -> Result<(), BlobError> {
+/// below the field prime) and, before 10.3, `sshkey_ec_validate_public`'s
+/// range checks (each coordinate longer than half the order and below
+/// order - 1), which 10.3 removed.
+fn check_point(kind: KeyType, point: &[u8], sshd: &Sshd) -> Result<(), BlobError> {
     if point.is_empty() || point.len() > MAX_ECPOINT {
         return Err(BlobError::EcPoint("has a bad length"));
     }
@@ -274,6 +396,9 @@ fn check_point(kind: KeyType, point: &[u8]) -> Result<(), BlobError> {
     };
     if !on_curve {
         return Err(BlobError::EcPoint("is not on its curve"));
+    }
+    if !sshd.ec_range_checks() {
+        return Ok(());
     }
     let (x, y) = point[1..].split_at((point.len() - 1) / 2);
     let half = bit_length(&order) / 2;
@@ -325,11 +450,11 @@ impl Writer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::openssh::DEFAULT;
+    use crate::openssh::{DEFAULT, Sshd};
 
-    fn blob(fields: &[&[u8]]) -> Vec<u8> {
+    pub(crate) fn blob(fields: &[&[u8]]) -> Vec<u8> {
         let mut w = Writer::default();
         for f in fields {
             w.string(f);
@@ -398,5 +523,135 @@ mod tests {
         ] {
             assert_eq!(read(&bad, &DEFAULT), Err(want));
         }
+    }
+    /// An ed25519 user certificate by `ca` (a blob as written), with the
+    /// given key ID, validity and extensions, and a signature sshd would
+    /// have checked already.
+    pub(crate) fn certificate(ca: &[u8], key_id: &[u8], before: u64, extensions: &[u8]) -> Vec<u8> {
+        let mut w = Writer::default();
+        w.string(b"ssh-ed25519-cert-v01@openssh.com");
+        w.string(&[9; 32]); // nonce
+        w.string(&[7; 32]); // the certified key
+        w.0.extend_from_slice(&42u64.to_be_bytes());
+        w.0.extend_from_slice(&1u32.to_be_bytes());
+        w.string(key_id);
+        w.string(&blob(&[b"alice", b"bob\0"]));
+        w.0.extend_from_slice(&0u64.to_be_bytes());
+        w.0.extend_from_slice(&before.to_be_bytes());
+        w.string(b"");
+        w.string(extensions);
+        w.string(b"");
+        w.string(ca);
+        w.string(&blob(&[b"ssh-ed25519", &[1; 64]]));
+        w.0
+    }
+
+    #[test]
+    fn certificates_read_as_sshd_reads_them_before_the_command_runs() {
+        let mut n = vec![0xc5u8; 256];
+        n[255] = 3;
+        let rsa_ca = blob(&[b"ssh-rsa", &[1, 0, 1], &[&[0u8][..], &n].concat()]);
+        // The CA as sshd (before 9.9) reads it too: short type name, a
+        // leading zero in e.
+        let odd_ca = blob(&[b"rsa", &[0, 1, 0, 1], &[&[0u8][..], &n].concat()]);
+        // permit-pty twice, unsorted, and an extension whose value is not
+        // a string inside a string: sshd reads all of that.
+        let exts = blob(&[
+            b"permit-pty",
+            b"",
+            b"permit-X11-forwarding",
+            b"",
+            b"permit-pty",
+            b"x",
+        ]);
+        let plain = blob(&[b"ssh-ed25519", &[7; 32]]);
+        for (ca, id, before) in [
+            (&rsa_ca, &b"caf\xe9"[..], u64::MAX),
+            (&odd_ca, &b"id\0"[..], 1 << 63),
+            (&rsa_ca, &b""[..], u64::MAX - 1),
+        ] {
+            let c = read_certificate(&certificate(ca, id, before, &exts), &DEFAULT).unwrap();
+            assert_eq!(c.ca.blob, rsa_ca);
+            assert_eq!(c.key.blob, plain);
+            assert_eq!(c.type_name(), "ssh-ed25519-cert-v01@openssh.com");
+        }
+        // 9.9 and later take no short name inside a blob.
+        let v10 = Sshd {
+            version: crate::openssh::Version::new(10, 5, 1),
+            debian: false,
+        };
+        assert!(read_certificate(&certificate(&odd_ca, b"", 0, b""), &v10).is_err());
+        // The line-level reader only says "a certificate".
+        assert_eq!(
+            read(&certificate(&rsa_ca, b"", 0, b""), &DEFAULT),
+            Ok(Read::Certificate)
+        );
+    }
+
+    #[test]
+    fn certificates_cert_parse_refuses() {
+        let ca = blob(&[b"ssh-ed25519", &[5; 32]]);
+        let good = certificate(&ca, b"id", u64::MAX, b"");
+        assert!(read_certificate(&good, &DEFAULT).is_ok());
+        // Type 3 (offset: name 36, nonce 36, key 36, serial 8).
+        let mut bad_type = good.clone();
+        bad_type[36 + 36 + 36 + 8 + 3] = 3;
+        assert_eq!(
+            read_certificate(&bad_type, &DEFAULT),
+            Err(BlobError::CertType(3))
+        );
+        assert_eq!(
+            read_certificate(&certificate(&ca, b"i\0d", 0, b""), &DEFAULT),
+            Err(BlobError::NulInString)
+        );
+        assert_eq!(
+            read_certificate(&[good.clone(), vec![0]].concat(), &DEFAULT),
+            Err(BlobError::TrailingData)
+        );
+        assert_eq!(
+            read_certificate(&certificate(&good, b"", 0, b""), &DEFAULT),
+            Err(BlobError::CaIsCertificate)
+        );
+        // An odd number of strings in the extensions.
+        assert_eq!(
+            read_certificate(&certificate(&ca, b"", 0, &blob(&[b"permit-pty"])), &DEFAULT),
+            Err(BlobError::Truncated)
+        );
+        // No short names for certificates, in any release.
+        let mut short = good.clone();
+        short.splice(0..36, blob(&[b"ED25519-CERT"]));
+        assert!(matches!(
+            read_certificate(&short, &DEFAULT),
+            Err(BlobError::UnknownType(_))
+        ));
+    }
+
+    #[test]
+    fn ecdsa_range_checks_end_with_10_3() {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        // The first point on P-256 with a tiny x: on the curve, so 10.3
+        // and later read it; x has fewer bits than half the order, so 8.2
+        // and 9.2 refuse it.
+        let point = (1u8..=255)
+            .find_map(|x| {
+                let mut compressed = [0u8; 33];
+                compressed[0] = 2;
+                compressed[32] = x;
+                p256::PublicKey::from_sec1_bytes(&compressed).ok()
+            })
+            .unwrap()
+            .to_encoded_point(false);
+        let key = blob(&[b"ecdsa-sha2-nistp256", b"nistp256", point.as_bytes()]);
+        let at = |major, minor| Sshd {
+            version: crate::openssh::Version::new(major, minor, 1),
+            debian: false,
+        };
+        assert_eq!(
+            read(&key, &at(9, 2)),
+            Err(BlobError::EcPoint("has a coordinate too small"))
+        );
+        assert!(matches!(read(&key, &at(10, 2)), Err(BlobError::EcPoint(_))));
+        assert!(matches!(read(&key, &at(10, 3)), Ok(Read::Key(_))));
+        assert!(matches!(read(&key, &at(10, 5)), Ok(Read::Key(_))));
     }
 }
