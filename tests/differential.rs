@@ -9,9 +9,17 @@
 //! verdict for every line: skipped, refused, or used with the same key
 //! (fingerprint of the key as sshd writes it), the same cert-authority flag
 //! and the same expiry time.
+//!
+//! The second test does the same for what sshd passes as `%k`: generated
+//! certificates (signed by the oracle with real CA keys, since sshd checks
+//! the signature before it runs the command) and plain keys, each with the
+//! store lines that might carry it; the keyward binary, told the oracle's
+//! release, must serve exactly the lines on which sshd finds the key.
+
+mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -670,6 +678,365 @@ fn keyward_reads_lines_as_openssh_does() {
     assert!(
         failures.is_empty(),
         "keyward and OpenSSH disagree:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// An oracle in its `offered` mode, asked one command at a time.
+struct Asker {
+    child: std::process::Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+impl Asker {
+    fn new(o: &Oracle) -> Asker {
+        let mut child = Command::new(&o.program)
+            .arg("offered")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run the oracle");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        Asker { child, out }
+    }
+
+    fn ask(&mut self, command: &[u8]) -> String {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(command).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+        let mut answer = String::new();
+        self.out.read_line(&mut answer).unwrap();
+        answer.trim_end().to_string()
+    }
+}
+
+impl Drop for Asker {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A certificate body up to the signature (`PROTOCOL.certkeys`), from
+/// parts that each may be encoded as sshd also reads them, or damaged.
+fn cert_body(rng: &mut Rng, name: &[u8], key_fields: &[Vec<u8>], ca: &[u8]) -> Vec<u8> {
+    let now = 1_780_000_000u64;
+    let times = [
+        0,
+        1,
+        now,
+        now + 3600,
+        (1 << 63) - 1,
+        1 << 63,
+        u64::MAX - 1,
+        u64::MAX,
+    ];
+    let mut c = Vec::new();
+    string(&mut c, name);
+    string(&mut c, &[rng.below(256) as u8; 32]); // nonce
+    for f in key_fields {
+        string(&mut c, f);
+    }
+    c.extend_from_slice(&rng.next().to_be_bytes()); // serial
+    let kind = if rng.below(15) == 0 {
+        3
+    } else {
+        *rng.pick(&[1u32, 1, 2])
+    };
+    c.extend_from_slice(&kind.to_be_bytes());
+    string(
+        &mut c,
+        // An inner NUL (refused) now and then.
+        rng.pick::<&[u8]>(&[
+            b"id",
+            b"caf\xe9",
+            b"",
+            b"id\0",
+            b"\xff\xfe",
+            b"id",
+            b"id",
+            b"i\0d",
+        ]),
+    );
+    let principal_sets: [&[&[u8]]; 10] = [
+        &[],
+        &[b"alice"],
+        &[b"alice"],
+        &[b"alice", b"b\xffb"],
+        &[b"alice", b"alice"],
+        &[b"x\0"],
+        &[b"kwtdiff"],
+        &[b"b", b"a"],
+        &[b""],
+        &[b"a\0b"],
+    ];
+    let mut principals = Vec::new();
+    if rng.below(40) == 0 {
+        for _ in 0..257 {
+            string(&mut principals, b"p");
+        }
+    } else {
+        for p in *rng.pick(&principal_sets) {
+            string(&mut principals, p);
+        }
+    }
+    string(&mut c, &principals);
+    c.extend_from_slice(&rng.pick(&times).to_be_bytes());
+    c.extend_from_slice(&rng.pick(&times).to_be_bytes());
+    // Critical options and extensions: duplicates, any order, values that
+    // are not a string inside a string, names that are not UTF-8, and now
+    // and then an odd number of strings.
+    let pairs: [(&[u8], &[u8]); 6] = [
+        (b"permit-pty", b""),
+        (b"permit-X11-forwarding", b""),
+        (b"force-command", b"\0\0\0\x09/bin/true"),
+        (b"source-address", b"raw"),
+        (b"verify-required", b""),
+        (b"x\xff", b"\xfe"),
+    ];
+    for _ in 0..2 {
+        let mut section = Vec::new();
+        for _ in 0..rng.below(4) {
+            let (k, v) = *rng.pick(&pairs);
+            string(&mut section, k);
+            string(&mut section, v);
+        }
+        if rng.below(30) == 0 {
+            string(&mut section, b"odd");
+        }
+        string(&mut c, &section);
+    }
+    string(&mut c, rng.pick::<&[u8]>(&[b"", b"reserved"]));
+    string(&mut c, ca);
+    c
+}
+
+#[test]
+fn keyward_selects_for_offered_keys_as_openssh_does() {
+    let oracles = oracles();
+    if oracles.is_empty() {
+        eprintln!("skipped: no source (tests/oracle/build.sh found no OpenSSH source to build)");
+        return;
+    }
+    let t = common::Tree::new();
+    let mut rng = Rng(0x6f66_6665_7265_6421);
+    // CA keys the oracles sign with, and keys to certify, from ssh-keygen.
+    let mut cas = Vec::new();
+    let mut subjects = Vec::new();
+    for (kind, bits) in [
+        ("ed25519", ""),
+        ("rsa", "2048"),
+        ("ecdsa", "256"),
+        ("ecdsa", "384"),
+        ("ecdsa", "521"),
+        ("dsa", ""),
+    ] {
+        for role in ["ca", "user"] {
+            let path = t.root.join(format!("{role}-{kind}{bits}"));
+            let mut cmd = Command::new("ssh-keygen");
+            cmd.args(["-q", "-N", "", "-t", kind, "-f"]).arg(&path);
+            if !bits.is_empty() {
+                cmd.args(["-b", bits]);
+            }
+            if !cmd.status().unwrap().success() {
+                continue; // this ssh-keygen no longer makes that type
+            }
+            let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+            let blob = STANDARD.decode(public.split(' ').nth(1).unwrap()).unwrap();
+            let label = public.split(' ').next().unwrap().to_string();
+            if role == "ca" {
+                cas.push((path, label, blob));
+            } else {
+                subjects.push((label, blob));
+            }
+        }
+    }
+    let ed = subjects[0].1.clone();
+    // A security key to certify too (no token needed for a public key).
+    subjects.push((
+        "sk-ssh-ed25519@openssh.com".into(),
+        join(&[
+            b"sk-ssh-ed25519@openssh.com".to_vec(),
+            fields(&ed)[1].clone(),
+            b"ssh:".to_vec(),
+        ]),
+    ));
+
+    // (what sshd would be passed as %k, the store lines to offer it to)
+    let mut cases: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
+    let mut signer: Vec<Asker> = oracles.iter().map(Asker::new).collect();
+    for (ca_path, ca_label, ca_blob) in &cas {
+        let ca_variants = blob_variants(ca_label, ca_blob, &mut rng);
+        let other_ca = &cas[(cas.iter().position(|c| &c.1 == ca_label).unwrap() + 1) % cas.len()];
+        for (subject_label, subject) in &subjects {
+            for _ in 0..16 {
+                // Mostly as ssh-keygen writes it; else another encoding.
+                let subject_variants = blob_variants(subject_label, subject, &mut rng);
+                let n = if rng.below(2) == 0 {
+                    1
+                } else {
+                    subject_variants.len().min(8)
+                };
+                let (_, key_blob) = rng.pick(&subject_variants[..n]);
+                let f = fields(key_blob);
+                let base = subject_label
+                    .strip_suffix("@openssh.com")
+                    .unwrap_or(subject_label);
+                let mut name = format!("{base}-cert-v01@openssh.com").into_bytes();
+                if subject_label == "ssh-rsa" && rng.below(3) == 0 {
+                    name = rng
+                        .pick(&[
+                            &b"rsa-sha2-256-cert-v01@openssh.com"[..],
+                            b"rsa-sha2-512-cert-v01@openssh.com",
+                        ])
+                        .to_vec();
+                }
+                if rng.below(8) == 0 {
+                    name.push(0);
+                }
+                let n = if rng.below(2) == 0 {
+                    1
+                } else {
+                    ca_variants.len().min(8)
+                };
+                let (_, ca_field) = rng.pick(&ca_variants[..n]);
+                let body = cert_body(&mut rng, &name, &f[1..], ca_field);
+                let alg = if ca_label == "ssh-rsa" {
+                    *rng.pick(&["-", "ssh-rsa", "rsa-sha2-256", "rsa-sha2-512"])
+                } else {
+                    "-"
+                };
+                let mut command = format!("SIGN {} {alg} ", ca_path.display()).into_bytes();
+                command.extend_from_slice(b64(&body).as_bytes());
+                // The first oracle whose release still signs with this CA type.
+                let Some(cert) = signer
+                    .iter_mut()
+                    .map(|a| a.ask(&command))
+                    .find(|answer| !answer.starts_with("ERR"))
+                else {
+                    continue;
+                };
+                let mut cert = STANDARD.decode(&cert).unwrap();
+                match rng.below(25) {
+                    0 => cert.push(0), // data after the signature
+                    1 => {
+                        let last = cert.len() - 1;
+                        cert[last] ^= 1; // a broken signature
+                    }
+                    _ => {}
+                }
+                let mut lines = Vec::new();
+                for (l, b) in ca_variants.iter().take(12) {
+                    lines.push(format!("cert-authority {l} {}", b64(b)).into_bytes());
+                }
+                let ca_b64 = b64(ca_blob);
+                let (head, tail) = ca_b64.split_at(17);
+                for line in [
+                    format!("{ca_label} {ca_b64}"),
+                    format!("CERT-AUTHORITY {ca_label} {ca_b64}"),
+                    format!("cert-authority,principals=\"alice\" {ca_label} {ca_b64}"),
+                    format!("from=\"127.0.0.1\",cert-authority {ca_label} {ca_b64}"),
+                    format!("environment=\"A=cert-authority\" {ca_label} {ca_b64}"),
+                    format!("cert-authority {ca_label} {head}\x0b{tail}"),
+                    format!("cert-authority {ca_label} {head}\x0c{tail}"),
+                    format!("cert-authority {} {}", other_ca.1, b64(&other_ca.2)),
+                    format!("{subject_label} {}", b64(subject)),
+                    format!("cert-authority {subject_label} {}", b64(subject)),
+                ] {
+                    lines.push(line.into_bytes());
+                }
+                cases.push((b64(&cert), lines));
+            }
+        }
+    }
+    drop(signer);
+    // Plain keys: sshd passes the key as it writes it; lines spell it in
+    // every encoding, with and without cert-authority.
+    for (label, blob) in &subjects {
+        let mut lines = Vec::new();
+        for (l, b) in blob_variants(label, blob, &mut rng) {
+            lines.push(format!("{l} {}", b64(&b)).into_bytes());
+            lines.push(format!("cert-authority {l} {}", b64(&b)).into_bytes());
+            lines.push(format!("environment=\"N=cert-authority\" {l} {}", b64(&b)).into_bytes());
+        }
+        cases.push((b64(blob), lines));
+    }
+
+    let user = "kwtdiff";
+    let mut failures = Vec::new();
+    for o in &oracles {
+        t.write_config(&format!(
+            "[sshd]\nversion = \"{}\"\ndebian = {}\n",
+            o.sshd.version, o.sshd.debian
+        ));
+        let mut asker = Asker::new(o);
+        let (mut offered, mut matched, mut differ) = (0, 0, 0);
+        let mut refused = std::collections::BTreeMap::<String, usize>::new();
+        for (key, lines) in &cases {
+            let verdict = asker.ask(format!("OFFER {key}").as_bytes());
+            let theirs: BTreeSet<usize> = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| asker.ask(&[&b"LINE "[..], l].concat()) == "MATCH")
+                .map(|(i, _)| i)
+                .collect();
+            if verdict != "OK" {
+                // sshd never passes a key it cannot read.
+                *refused.entry(verdict).or_default() += 1;
+                continue;
+            }
+            offered += 1;
+            matched += theirs.len();
+            // Each line numbered by its comment, so the output names it.
+            let mut store = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                store.extend_from_slice(l);
+                store.extend_from_slice(format!(" c{i}\n").as_bytes());
+            }
+            common::write(&t.user_file(user), &store, 0o644);
+            let out = t.keys_as_root(&[user, key]);
+            let ours: BTreeSet<usize> = out
+                .stdout
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .filter_map(|l| {
+                    let tail = l.rsplit(|&b| b == b' ').next()?;
+                    std::str::from_utf8(tail.strip_prefix(b"c")?)
+                        .ok()?
+                        .parse()
+                        .ok()
+                })
+                .collect();
+            if out.status.code() != Some(0) || ours != theirs {
+                differ += 1;
+                if failures.len() < 12 {
+                    failures.push(format!(
+                        "{}: %k {}\n    exit {:?}, stderr {}\n    openssh matches {:?}\n    keyward serves {:?}\n    lines: {}",
+                        o.name,
+                        esc(key.as_bytes()),
+                        out.status.code(),
+                        String::from_utf8_lossy(&out.stderr).trim(),
+                        theirs,
+                        ours,
+                        theirs
+                            .symmetric_difference(&ours)
+                            .map(|&i| format!("\n      {i}: {}", esc(&lines[i])))
+                            .collect::<String>()
+                    ));
+                }
+            }
+        }
+        eprintln!(
+            "{}: {} keys and certificates: {offered} read, {} refused by sshd {refused:?}; {matched} matching lines; {differ} disagreements",
+            o.name,
+            cases.len(),
+            refused.values().sum::<usize>()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "keyward and OpenSSH disagree on %k:\n{}",
         failures.join("\n")
     );
 }
