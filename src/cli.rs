@@ -170,6 +170,10 @@ pub enum Command {
         /// Write the configuration but do not reload sshd
         #[arg(long)]
         no_reload: bool,
+        /// Register %f (the key's fingerprint) instead of %k (the key): only for certificates over
+        /// about 96 KiB, which Linux cannot pass to a command as one argument
+        #[arg(long)]
+        fingerprint: bool,
         /// The keyward binary sshd should run [default: this one]
         #[arg(long, value_name = "PATH")]
         binary: Option<PathBuf>,
@@ -429,6 +433,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
             replace,
             chain,
             no_reload,
+            fingerprint,
             binary,
             command_user,
             sshd,
@@ -441,6 +446,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
                 replace,
                 chain,
                 reload: !no_reload,
+                fingerprint,
                 binary: binary.as_deref(),
                 command_user: command_user.as_deref(),
                 config_path,

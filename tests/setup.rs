@@ -115,6 +115,18 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
     assert!(stdout(&o).contains("nothing changed"), "{}", stdout(&o));
     assert_eq!(fs::metadata(&drop_in).unwrap().modified().unwrap(), mtime);
 
+    // %f where the admin asks for it (certificates too large for %k),
+    // kept on a second run with the flag, %k again without it.
+    let with_f = ours(&t).replace("%k", "%f");
+    for _ in 0..2 {
+        let o = setup_on(&t, &config, &["--fingerprint"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert_eq!(effective(&config, None).0, with_f);
+    }
+    let o = setup_on(&t, &config, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(effective(&config, None).0, ours(&t));
+
     let o = setup_on(&t, &config, &["--undo"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!drop_in.exists());

@@ -517,3 +517,64 @@ fn certificates_as_ssh_keygen_makes_them_log_in_through_k() {
     assert_eq!(log.matches(&accepted).count(), 4, "{log}");
     assert!(!log.contains("failed, status"), "{log}");
 }
+
+/// Linux passes no argument over 128 KiB: a certificate over about 96 KiB
+/// cannot reach keyward as `%k` (sshd's execve fails and it refuses the
+/// key), and logs in through `%f`, which `keyward setup --fingerprint`
+/// registers.
+#[test]
+fn a_certificate_too_large_for_k_logs_in_through_f() {
+    let (t, u) = setup(0o755);
+    let (ca, ca_public) = t.keygen("ca");
+    let (key, _) = t.keygen("big");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "big", "-n", &u.name, "-O"])
+        .arg(format!(
+            "extension:note@example.com={}",
+            "x".repeat(100_000)
+        ))
+        .arg(format!("{}.pub", key.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    write(
+        &t.user_file(&u.name),
+        format!("cert-authority {ca_public}\n"),
+        0o644,
+    );
+    for (token, works) in [("%k", false), ("%f", true)] {
+        let port = free_port();
+        let config = t.sshd_config(
+            port,
+            &format!(
+                "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u {token} %h %U\n",
+                t.bin.display(),
+                t.config.display()
+            ),
+        );
+        let sshd = Sshd::start(
+            &config,
+            &[],
+            port,
+            &t.root.join(format!("sshd-{token}.log")),
+        );
+        let out = sshd.ssh(&key, &u.name, "true");
+        assert_eq!(
+            out.status.code() == Some(0),
+            works,
+            "{token}: {}",
+            sshd.log()
+        );
+        if !works {
+            // sshd's execve failed; its reason (E2BIG) falls off the end of
+            // a log line that holds the whole command line.
+            assert!(
+                sshd.log().contains("AuthorizedKeysCommand execve \""),
+                "{}",
+                sshd.log()
+            );
+        }
+    }
+}

@@ -455,7 +455,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__setup)
-            opts="-h --undo --dry-run --replace --chain --no-reload --binary --command-user --json --sshd --sshd-config --help"
+            opts="-h --undo --dry-run --replace --chain --no-reload --fingerprint --binary --command-user --json --sshd --sshd-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

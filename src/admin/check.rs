@@ -75,7 +75,11 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     if let Some(s) = &settings {
         release(config, req.sshd, &mut r);
         sshd_settings(s, &user, &mut r);
-        let argv = command(s, config, req.config, &mut r);
+        // cert-authority lines: the user logs in with certificates.
+        let certificates = keys
+            .as_deref()
+            .is_some_and(|k| k.iter().any(|k| k.cert_authority));
+        let argv = command(s, config, req.config, certificates, &mut r);
         let run_as = argv.as_ref().and_then(|_| command_user(s, &user, &mut r));
         r.findings.append(&mut store_report.findings);
         if let (Some(argv), Some(run_as), Some(account)) = (argv, run_as.as_ref(), &account) {
@@ -219,6 +223,7 @@ fn command(
     s: &Settings,
     config: &Config,
     config_path: Option<&Path>,
+    certificates: bool,
     r: &mut Report,
 ) -> Option<Vec<String>> {
     let Some(line) = &s.command else {
@@ -300,6 +305,12 @@ fn command(
             );
         }
         match args.get(1).map(String::as_str) {
+            Some("%k") if certificates => r.info(
+                "sshd: %k: a certificate over about 96 KiB cannot be passed as one argument (Linux's \
+                 128 KiB limit): sshd logs \"AuthorizedKeysCommand execve\" with the whole command \
+                 line, the reason cut off, and refuses it; if yours are that large, register %f \
+                 instead (keyward setup --fingerprint)",
+            ),
             Some("%k") => {}
             Some("%f") => r.info("sshd: %f: keyward hashes every key to find the offered one; %k (the key itself) is faster, and gives a certificate only its CA's line (keyward setup registers %k)"),
             None => r.info("sshd: no %k: keyward prints all of the user's keys and sshd picks; %k is faster for users with many keys"),

@@ -31,6 +31,8 @@ pub struct Request<'a> {
     /// Adopt the AuthorizedKeysCommand that holds the slot as a `[[chain]]`.
     pub chain: bool,
     pub reload: bool,
+    /// Register `%f` instead of `%k`.
+    pub fingerprint: bool,
     pub binary: Option<&'a Path>,
     pub command_user: Option<&'a str>,
     /// keyward's own `--config`, passed on in the command line sshd runs.
@@ -287,7 +289,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     }
     let config = &config.with_sshd(found);
     let binary = binary(req.binary)?;
-    let command = command_line(&binary, req.config_path)?;
+    let command = command_line(&binary, req.config_path, req.fingerprint)?;
     // Another program in the slot: --chain adopts it, --replace evicts it,
     // neither refuses. Ours: written by setup, or a command line whose
     // program is this keyward (same path or same file). Its arguments prove
@@ -725,7 +727,11 @@ fn binary(given: Option<&Path>) -> Result<PathBuf, Failure> {
 
 /// The AuthorizedKeysCommand value: sshd splits it on blanks and expands
 /// `%`, so paths with either are refused rather than quoted.
-fn command_line(binary: &Path, config: Option<&Path>) -> Result<String, Failure> {
+fn command_line(
+    binary: &Path,
+    config: Option<&Path>,
+    fingerprint: bool,
+) -> Result<String, Failure> {
     let mut parts = vec![binary.display().to_string()];
     if let Some(c) = config {
         parts.push("--config".into());
@@ -746,8 +752,11 @@ fn command_line(binary: &Path, config: Option<&Path>) -> Result<String, Failure>
     }
     // %k: the offered key itself, found by comparing bytes, and for a
     // certificate only its CA's line; %h and %U give the home check sshd's
-    // own view of the account.
-    parts.extend(["keys", "%u", "%k", "%h", "%U"].map(String::from));
+    // own view of the account. %f where the admin asks for it: Linux passes
+    // no argument over 128 KiB (MAX_ARG_STRLEN), so sshd cannot run the
+    // command at all for a certificate over about 96 KiB given as %k.
+    let offered = if fingerprint { "%f" } else { "%k" };
+    parts.extend(["keys", "%u", offered, "%h", "%U"].map(String::from));
     Ok(parts.join(" "))
 }
 
