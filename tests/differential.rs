@@ -852,13 +852,29 @@ fn keyward_selects_for_offered_keys_as_openssh_does() {
             }
         }
     }
-    let ed = subjects[0].1.clone();
-    // A security key to certify too (no token needed for a public key).
+    // Security keys to certify too (no token needed for a public key).
+    let ed = fields(&subjects[0].1);
+    let ec = fields(
+        &subjects
+            .iter()
+            .find(|s| s.0 == "ecdsa-sha2-nistp256")
+            .unwrap()
+            .1,
+    );
     subjects.push((
         "sk-ssh-ed25519@openssh.com".into(),
         join(&[
             b"sk-ssh-ed25519@openssh.com".to_vec(),
-            fields(&ed)[1].clone(),
+            ed[1].clone(),
+            b"ssh:".to_vec(),
+        ]),
+    ));
+    subjects.push((
+        "sk-ecdsa-sha2-nistp256@openssh.com".into(),
+        join(&[
+            b"sk-ecdsa-sha2-nistp256@openssh.com".to_vec(),
+            ec[1].clone(),
+            ec[2].clone(),
             b"ssh:".to_vec(),
         ]),
     ));
