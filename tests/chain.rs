@@ -137,6 +137,17 @@ fn failing_chained_commands_cost_only_their_own_keys() {
             "timeout = 1",
             "did not finish within 1 s and was killed",
         ),
+        // It leaves its process group for keyward's own, out of reach of
+        // a kill of the group alone.
+        (
+            script(
+                &dir,
+                "escapes.sh",
+                "exec python3 -c 'import os, time; os.setpgid(0, os.getpgid(os.getppid())); time.sleep(30)'",
+            ),
+            "timeout = 1",
+            "did not finish within 1 s and was killed",
+        ),
         (
             script(
                 &dir,
@@ -253,4 +264,93 @@ fn chained_commands_get_the_bytes_sshd_passed() {
             );
         }
     }
+}
+
+/// A chained command that writes thousands of lines to stderr: a few reach
+/// syslog, then one line with the count of the rest.
+#[test]
+fn a_chatty_chained_command_is_logged_briefly() {
+    let t0 = Tree::new();
+    let (_, remote_public) = t0.keygen("remote");
+    let cmd = script(
+        &t0.root.join("chained"),
+        "chatty.sh",
+        &format!(
+            "i=0; while [ $i -lt 5000 ]; do echo \"note $i\" >&2; i=$((i+1)); done\necho '{remote_public}'"
+        ),
+    );
+    let (t, u, _, _) = chained(&format!("{} %u", cmd.display()), "");
+    let o = t.keys_as_nobody(&[&u.name, &offered(&remote_public)]);
+    assert_eq!(stdout(&o), format!("{remote_public}\n"), "{}", stderr(&o));
+    let msgs = t.syslog.drain();
+    let said: Vec<_> = msgs.iter().filter(|m| m.text.contains(" said")).collect();
+    assert_eq!(said.len(), 11, "{said:?}");
+    expect_msg(&msgs, NOTICE, &["said: note 0"]);
+    expect_msg(
+        &msgs,
+        NOTICE,
+        &["said 4990 more line(s) on stderr, not logged"],
+    );
+}
+
+/// `keyward check` runs a chained command as sshd would, whatever the
+/// admin's shell has: no descriptor above 2, the command user's own
+/// environment, and its supplementary groups (sshd's initgroups).
+#[test]
+fn check_runs_chained_commands_as_sshd_does() {
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    let runner = User::new(&homes(&t), 0o755);
+    let st = Command::new("usermod")
+        .args(["-aG", "users", &runner.name])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cmd = script(
+        &t.root.join("chained"),
+        "env.sh",
+        "echo \"fds: $(ls /proc/self/fd | tr '\\n' ' ')\" >&2\n\
+         echo \"home: $HOME path: $PATH\" >&2\n\
+         echo \"groups: $(id -G)\" >&2",
+    );
+    t.write_config(&format!("[[chain]]\ncommand = \"{} %u\"\n", cmd.display()));
+    let config = t.sshd_config(22, &format!("AuthorizedKeysCommandUser {}\n", runner.name));
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "exec 7</etc/shadow; exec {} --config {} check --sshd-config {} {}",
+            t.bin.display(),
+            t.config.display(),
+            config.display(),
+            u.name
+        ))
+        .env("HOME", "/root")
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    let said = |what: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.split_once(&format!("said: {what}: "))
+                    .map(|p| p.1.to_string())
+            })
+            .unwrap_or_else(|| panic!("no {what}: {text}{}", stderr(&o)))
+    };
+    // 0-2, and the descriptor ls opens to list them.
+    assert_eq!(said("fds").split_whitespace().count(), 4, "{text}");
+    assert!(!said("fds").split_whitespace().any(|f| f == "7"), "{text}");
+    assert!(
+        said("home").starts_with(&format!(
+            "{} path: /usr/local/bin:/usr/bin:/bin:/usr/games",
+            runner.home.display()
+        )),
+        "{text}"
+    );
+    let users = nix::unistd::Group::from_name("users").unwrap().unwrap().gid;
+    assert!(
+        said("groups")
+            .split_whitespace()
+            .any(|g| g == users.to_string()),
+        "{text}"
+    );
 }

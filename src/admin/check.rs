@@ -3,9 +3,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use base64::Engine;
 use serde::Serialize;
@@ -83,7 +81,14 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         let run_as = argv.as_ref().and_then(|_| command_user(s, &user, &mut r));
         r.findings.append(&mut store_report.findings);
         if let (Some(argv), Some(run_as), Some(account)) = (argv, run_as.as_ref(), &account) {
-            try_command(&argv, run_as, account, keys.as_deref(), &mut r);
+            try_command(
+                &argv,
+                &config.sshd(),
+                run_as,
+                account,
+                keys.as_deref(),
+                &mut r,
+            );
         }
         if let (Some(run_as), Some(account)) = (run_as.as_ref(), &account) {
             chained = chains(config, run_as, account, keys.as_deref(), &mut r);
@@ -411,6 +416,7 @@ fn command_user(s: &Settings, user: &UserName, r: &mut Report) -> Option<uzers::
 /// user's keys, and checks the key comes back.
 fn try_command(
     argv: &[String],
+    sshd: &crate::openssh::Sshd,
     run_as: &uzers::User,
     account: &Account,
     keys: Option<&[Record]>,
@@ -445,24 +451,16 @@ fn try_command(
         argv[0],
         crate::log::escape(args.join(OsStr::new(" ")).as_bytes())
     );
-    // std drops supplementary groups when it changes uid as root; sshd
-    // calls initgroups instead, which only matters for a command user in
-    // extra groups.
-    let result = Command::new(&argv[0])
-        .args(&args)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/games")
-        .env("USER", &run_name)
-        .env("LOGNAME", &run_name)
-        .env("HOME", run_as.home_dir())
-        .current_dir("/")
-        // keyward's messages to stderr, here, instead of to syslog as if
-        // sshd had asked.
-        .env(crate::lookup::keys::CHECK_ENV, "1")
-        .uid(run_as.uid())
-        .gid(run_as.primary_group_id())
-        .stdin(Stdio::null())
-        .output();
+    let result = crate::lookup::chain::sshd_command(
+        OsStr::new(&argv[0]),
+        &args,
+        Some(&run_as_of(run_as)),
+        sshd,
+    )
+    // keyward's messages to stderr, here, instead of to syslog as if sshd
+    // had asked.
+    .env(crate::lookup::keys::CHECK_ENV, "1")
+    .output();
     let output = match result {
         Ok(o) => o,
         Err(e) => {
@@ -588,6 +586,7 @@ fn chains(
         fingerprint: key.map(|k| k.fingerprint.clone().into()),
     };
     let as_root = nix::unistd::geteuid().is_root();
+    let who = as_root.then(|| run_as_of(run_as));
     for c in &config.chain {
         let shown = crate::log::escape(c.command.as_bytes());
         let argv = match crate::lookup::chain::argv(c, &values, &sshd) {
@@ -600,10 +599,16 @@ fn chains(
                 continue;
             }
         };
-        let as_user = as_root.then(|| (run_as.uid(), run_as.primary_group_id()));
-        let ran = crate::lookup::chain::run(&argv, c, config.group_exception(), as_user);
-        for line in ran.stderr.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let ran =
+            crate::lookup::chain::run(&argv, c, &sshd, config.group_exception(), who.as_ref());
+        for line in &ran.stderr {
             r.info(format!("chain: {shown} said: {}", crate::log::escape(line)));
+        }
+        if ran.stderr_dropped > 0 {
+            r.info(format!(
+                "chain: {shown} said {} more line(s) on stderr",
+                ran.stderr_dropped
+            ));
         }
         if let Err(f) = &ran.result {
             r.warning(
@@ -644,6 +649,16 @@ fn chains(
         ));
     }
     any
+}
+
+/// The AuthorizedKeysCommandUser as sshd runs a command as it.
+fn run_as_of(pw: &uzers::User) -> crate::lookup::chain::RunAs {
+    crate::lookup::chain::RunAs {
+        name: pw.name().to_os_string(),
+        uid: pw.uid(),
+        gid: pw.primary_group_id(),
+        home: pw.home_dir().to_path_buf(),
+    }
 }
 
 /// One warning per line sshd would not use: `<what>FILE:LINE: <verb>: reason`,

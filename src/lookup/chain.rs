@@ -18,8 +18,9 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Read;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,9 +29,9 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::config::ChainConfig;
-use crate::openssh::Sshd;
 use crate::openssh::sshd;
 use crate::openssh::strict_modes;
+use crate::openssh::{Sshd, c_library};
 
 /// What the tokens stand for in one lookup: the bytes sshd passed keyward
 /// (or that were derived from them), never a form escaped for a log.
@@ -121,7 +122,11 @@ pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<OsStrin
 /// What one run gave.
 pub struct Ran {
     pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
+    /// The first `MAX_STDERR_LINES` lines of stderr (each at most
+    /// `MAX_STDERR` bytes in all).
+    pub stderr: Vec<Vec<u8>>,
+    /// Lines of stderr past those, counted only.
+    pub stderr_dropped: usize,
     pub result: Result<(), Failure>,
     pub took: Duration,
 }
@@ -132,22 +137,88 @@ impl Ran {
         Ran {
             stdout: Vec::new(),
             stderr: Vec::new(),
+            stderr_dropped: 0,
             result: Err(why),
             took: Duration::ZERO,
         }
     }
 }
 
-/// The most stderr kept for the log.
+/// The most stderr kept for the log, in bytes and in lines: a command that
+/// writes thousands of lines must not flood syslog on every lookup (the
+/// skipped-line warnings have the same kind of cap).
 const MAX_STDERR: usize = 4096;
+pub const MAX_STDERR_LINES: usize = 10;
 
-/// Runs `argv` after sshd's program check, as the current user (or, for
-/// `keyward check` running as root, as `as_user`).
+/// The account root (`keyward check`) runs a command as: sshd's
+/// AuthorizedKeysCommandUser.
+pub struct RunAs {
+    pub name: OsString,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+/// A command set up as sshd's `subprocess()` sets up an
+/// AuthorizedKeysCommand: sshd's environment for the account it runs as
+/// (PATH, USER, LOGNAME, HOME, and LANG if sshd has it), stdin from
+/// /dev/null, cwd `/`. Under sshd (`run_as` None) keyward was started that
+/// way, so it passes on what it was given. As root, for `run_as`, it also
+/// starts as sshd does: that user's groups, gid and uid, and no descriptor
+/// above 2.
+pub fn sshd_command(
+    program: &OsStr,
+    args: &[OsString],
+    run_as: Option<&RunAs>,
+    sshd: &Sshd,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .current_dir("/");
+    match run_as {
+        None => {
+            for var in ["PATH", "USER", "LOGNAME", "HOME", "LANG"] {
+                if let Some(v) = std::env::var_os(var) {
+                    cmd.env(var, v);
+                }
+            }
+        }
+        Some(who) => {
+            cmd.env("PATH", sshd.std_path())
+                .env("USER", &who.name)
+                .env("LOGNAME", &who.name)
+                .env("HOME", &who.home);
+            if let Some(lang) = std::env::var_os("LANG") {
+                cmd.env("LANG", lang);
+            }
+            let gid = nix::unistd::Gid::from_raw(who.gid);
+            let groups = std::ffi::CString::new(who.name.as_bytes())
+                .ok()
+                .and_then(|n| nix::unistd::getgrouplist(&n, gid).ok())
+                .unwrap_or_else(|| vec![gid]);
+            c_library::start_as(&mut cmd, who.uid, who.gid, groups);
+        }
+    }
+    cmd
+}
+
+/// Ends the command: its process group (its children) and the command
+/// itself, which may have left that group (`setpgid` to another one).
+fn kill_all(pid: i32) {
+    let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+}
+
+/// Runs `argv` after sshd's program check, as the current user (the
+/// lookup) or, for `keyward check` running as root, as `run_as`.
 pub fn run(
     argv: &[OsString],
     c: &ChainConfig,
+    sshd: &Sshd,
     group_exception: bool,
-    as_user: Option<(u32, u32)>,
+    run_as: Option<&RunAs>,
 ) -> Ran {
     match strict_modes::program_check(Path::new(&argv[0]), group_exception) {
         Ok(o) if o.is_empty() => {}
@@ -158,26 +229,11 @@ pub fn run(
         Err(e) => return Ran::not_run(Failure::Unsafe(e)),
     }
     let start = Instant::now();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
+    let mut cmd = sshd_command(&argv[0], &argv[1..], run_as, sshd);
+    cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .current_dir("/")
         // Its own process group, so that a timeout kills its children too.
         .process_group(0);
-    // sshd's environment for the command: PATH, USER, LOGNAME, HOME and
-    // LANG, which is what keyward itself was given.
-    for var in ["PATH", "USER", "LOGNAME", "HOME", "LANG"] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
-    }
-    if let Some((uid, gid)) = as_user {
-        // std drops the supplementary groups when root sets a uid.
-        cmd.uid(uid).gid(gid);
-    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return Ran::not_run(Failure::Spawn(e)),
@@ -186,11 +242,12 @@ pub fn run(
     let deadline = start + Duration::from_secs(c.timeout);
     // Both were asked for as pipes; never panic before authentication.
     let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
-        let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+        kill_all(pid);
         let _ = child.wait();
         return Ran::not_run(Failure::Spawn(std::io::Error::other("no output pipes")));
     };
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut stdout = Vec::new();
+    let mut errors = Stderr::default();
     let (mut out_open, mut err_open) = (true, true);
     let mut result = Ok(());
     let mut buf = vec![0u8; 64 * 1024];
@@ -233,10 +290,7 @@ pub fn run(
         if err_open && ready[i] {
             match err.read(&mut buf) {
                 Ok(0) | Err(_) => err_open = false,
-                Ok(n) => {
-                    let room = MAX_STDERR.saturating_sub(stderr.len());
-                    stderr.extend_from_slice(&buf[..n.min(room)]);
-                }
+                Ok(n) => errors.take(&buf[..n]),
             }
         }
         if stdout.len() as u64 > c.max_output {
@@ -244,53 +298,96 @@ pub fn run(
             break;
         }
     }
-    if result.is_err() {
-        let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+    let status = if result.is_err() {
+        kill_all(pid);
+        // SIGKILL cannot be caught: the wait ends.
         let _ = child.wait();
-        stdout.clear();
-        return Ran {
-            stdout,
-            stderr,
-            result,
-            took: start.elapsed(),
-        };
-    }
-    // Both pipes are closed; the program is on its way out, or keeps
-    // running without them: wait for it, in short and then longer naps.
-    let mut nap = Duration::from_micros(20);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Ok(st),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
-                let _ = child.wait();
-                break Err(Failure::Timeout(c.timeout));
+        None
+    } else {
+        // Both pipes are closed; the program is on its way out, or keeps
+        // running without them: wait for it, in short and then longer naps,
+        // until the deadline.
+        let mut nap = Duration::from_micros(20);
+        loop {
+            match child.try_wait() {
+                Ok(Some(st)) => break Some(st),
+                Ok(None) if Instant::now() >= deadline => {
+                    kill_all(pid);
+                    let _ = child.wait();
+                    result = Err(Failure::Timeout(c.timeout));
+                    break None;
+                }
+                Ok(None) => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(5));
+                }
+                Err(e) => {
+                    result = Err(Failure::Spawn(e));
+                    break None;
+                }
             }
-            Ok(None) => {
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(Duration::from_millis(5));
-            }
-            Err(e) => break Err(Failure::Spawn(e)),
         }
     };
     use std::os::unix::process::ExitStatusExt;
-    let result = match status {
-        Ok(st) if st.success() => Ok(()),
-        Ok(st) => match st.code() {
+    if let Some(st) = status
+        && !st.success()
+    {
+        result = match st.code() {
             Some(code) => Err(Failure::Exit(code)),
             None => Err(Failure::Signal(st.signal().unwrap_or(0))),
-        },
-        Err(f) => Err(f),
-    };
+        };
+    }
     if result.is_err() {
         // sshd uses no key from a command that failed, even a matching one.
         stdout.clear();
     }
+    let (stderr, stderr_dropped) = errors.finish();
     Ran {
         stdout,
         stderr,
+        stderr_dropped,
         result,
         took: start.elapsed(),
+    }
+}
+
+/// stderr as it arrives: the first lines kept, the rest counted.
+#[derive(Default)]
+struct Stderr {
+    lines: Vec<Vec<u8>>,
+    partial: Vec<u8>,
+    kept: usize,
+    dropped: usize,
+}
+
+impl Stderr {
+    fn take(&mut self, data: &[u8]) {
+        for (i, piece) in data.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.end_line();
+            }
+            let room = MAX_STDERR.saturating_sub(self.kept + self.partial.len());
+            self.partial
+                .extend_from_slice(&piece[..piece.len().min(room)]);
+        }
+    }
+
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.partial);
+        if line.is_empty() {
+            return;
+        }
+        if self.lines.len() < MAX_STDERR_LINES && self.kept < MAX_STDERR {
+            self.kept += line.len();
+            self.lines.push(line);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn finish(mut self) -> (Vec<Vec<u8>>, usize) {
+        self.end_line();
+        (self.lines, self.dropped)
     }
 }
 

@@ -223,13 +223,19 @@ fn run_chains(
         let source = Path::new(&c.command);
         let shown = log::escape(c.command.as_bytes());
         let ran = match chain::argv(c, values, &sshd) {
-            Ok(argv) => chain::run(&argv, c, config.group_exception(), None),
+            Ok(argv) => chain::run(&argv, c, &sshd, config.group_exception(), None),
             Err(f) => chain::Ran::not_run(f),
         };
-        for line in ran.stderr.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        for line in &ran.stderr {
             log.notice(&format!(
                 "user {u}: chained command {shown} said: {}",
                 log::escape(line)
+            ));
+        }
+        if ran.stderr_dropped > 0 {
+            log.notice(&format!(
+                "user {u}: chained command {shown} said {} more line(s) on stderr, not logged",
+                ran.stderr_dropped
             ));
         }
         if let Err(why) = &ran.result {

@@ -5,6 +5,9 @@
 //! sshd on the same C library, so calling it is the exact answer; a Rust
 //! re-implementation of glibc's leniencies (blanks inside dates, `0x7f.1`
 //! addresses, ports by service name) would be a guess.
+//!
+//! Also how sshd starts an AuthorizedKeysCommand as its user (`start_as`),
+//! for `keyward check`, which runs commands as sshd would.
 
 #![allow(unsafe_code)]
 
@@ -175,6 +178,53 @@ pub fn addr_pton(s: &[u8]) -> Option<Addr> {
         };
         libc::freeaddrinfo(ai);
         out
+    }
+}
+
+/// What `misc.c:subprocess()` does in the child before it runs an
+/// AuthorizedKeysCommand as root's stand-in: only descriptors 0 to 2 reach
+/// the program (`closefrom(3)`: an admin's shell may have left anything
+/// open, `7</etc/shadow` included), the user's supplementary groups
+/// (`initgroups`; `groups` is looked up before the fork, where NSS may
+/// allocate), then its gid and uid. A failure stops the exec.
+pub fn start_as(
+    cmd: &mut std::process::Command,
+    uid: u32,
+    gid: u32,
+    groups: Vec<nix::unistd::Gid>,
+) {
+    use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
+    use std::os::unix::process::CommandExt;
+    // Before the fork: the child may only make async-signal-safe calls.
+    // SAFETY: sysconf has no preconditions.
+    let open_max = match unsafe { libc::sysconf(libc::_SC_OPEN_MAX) } {
+        n if n > 0 => n.min(1 << 20) as i32,
+        _ => 1024,
+    };
+    let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // raw system calls only: no allocation, no lock. Descriptors are marked
+    // close-on-exec rather than closed, so that std's own pipe, which
+    // reports a failed exec, stays open until the exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let all = libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            if all != 0 {
+                // Kernels before 5.11 (DSM 7 runs 4.4): one by one.
+                for fd in 3..open_max {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            setgroups(&groups)?;
+            setresgid(gid, gid, gid)?;
+            setresuid(uid, uid, uid)?;
+            Ok(())
+        });
     }
 }
 

@@ -319,6 +319,16 @@ impl Sshd {
             .find(|t| self.has_type(*t) && t.cert_name().as_bytes() == name)
     }
 
+    /// `_PATH_STDPATH`, the PATH sshd gives an AuthorizedKeysCommand:
+    /// Debian builds with `--with-default-path`, upstream keeps its own.
+    pub fn std_path(&self) -> &'static str {
+        if self.debian {
+            "/usr/local/bin:/usr/bin:/bin:/usr/games"
+        } else {
+            "/usr/bin:/bin:/usr/sbin:/sbin"
+        }
+    }
+
     /// Whether `sshkey_ec_validate_public` still checks the coordinates'
     /// range (each longer than half the order, below order - 1): 10.3
     /// removed those checks ("Remove some unnecessary checks in
