@@ -18,6 +18,8 @@ use crate::store::trusted::{self, UnsafePath};
 pub const DEFAULT_PATH: &str = "/etc/keyward/keyward.toml";
 /// Where `setup` makes the home warnings' state directory.
 pub const DEFAULT_STATE: &str = "/var/lib/keyward/warned";
+/// Where `setup` records what it found (`Record`).
+pub const DEFAULT_RECORD: &str = "/var/lib/keyward/setup.toml";
 
 /// The config file is read whole; no sane one comes near this.
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
@@ -33,6 +35,59 @@ pub struct Config {
     /// Other AuthorizedKeysCommands whose keys keyward serves after its own.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub chain: Vec<ChainConfig>,
+    /// Where `keyward setup` records what it found on this machine.
+    pub record: PathBuf,
+}
+
+/// What `keyward setup` found on this machine: the sshd release and the
+/// AuthorizedKeysCommand it adopted. Machine state, so it lives in a file
+/// of keyward's own that no package ships (`record`), never in keyward.toml:
+/// a conffile that setup changed stops the next package upgrade at dpkg's
+/// prompt. keyward reads it together with keyward.toml, where the admin's
+/// own values win.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Record {
+    pub sshd: SshdConfig,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainConfig>,
+}
+
+impl Record {
+    /// The record at `path`: none yet is an empty record; anything else
+    /// that cannot be read safely and whole is an error (fail closed).
+    pub fn load(path: &Path) -> Result<Record, ConfigError> {
+        let file = match trusted::open(path) {
+            Ok(f) => f,
+            Err(UnsafePath::NotFound(_)) => return Ok(Record::default()),
+            Err(e) => return Err(ConfigError::Unsafe(e)),
+        };
+        file.expect_file().map_err(ConfigError::Unsafe)?;
+        let bytes = trusted::read_all(&file, MAX_CONFIG_BYTES).map_err(ConfigError::Unsafe)?;
+        Record::parse(&bytes, path)
+    }
+
+    /// Reads and checks a record as `Config::parse` checks keyward.toml.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Record, ConfigError> {
+        let (record, text): (Record, &str) = from_toml(bytes, path)?;
+        let as_config = Config {
+            sshd: record.sshd.clone(),
+            chain: record.chain.clone(),
+            ..Config::default()
+        };
+        as_config.checked(text, path)?;
+        Ok(record)
+    }
+
+    /// The file setup writes.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(self).unwrap_or_default();
+        format!(
+            "# Written by `keyward setup`: what it found on this machine (the sshd\n\
+             # release, the AuthorizedKeysCommand it adopted). Do not edit: setup\n\
+             # rewrites it. A value set in keyward.toml wins over the one here.\n\n{body}"
+        )
+    }
 }
 
 /// One `[[chain]]` table: a command written as sshd's AuthorizedKeysCommand
@@ -147,6 +202,7 @@ impl Default for Config {
             home_check: HomeCheckConfig::default(),
             sshd: SshdConfig::default(),
             chain: Vec::new(),
+            record: PathBuf::from(DEFAULT_RECORD),
         }
     }
 }
@@ -228,8 +284,15 @@ impl fmt::Display for ConfigError {
 
 impl Config {
     /// Loads `explicit`, or the default path when none was given (where a
-    /// missing file means the built-in defaults).
+    /// missing file means the built-in defaults), with setup's record.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let own = Config::load_own(explicit)?;
+        let record = Record::load(&own.record)?;
+        Ok(own.with_record(record))
+    }
+
+    /// keyward.toml alone, without setup's record.
+    pub fn load_own(explicit: Option<&Path>) -> Result<Config, ConfigError> {
         let path = explicit.unwrap_or(Path::new(DEFAULT_PATH));
         let file = match trusted::open(path) {
             Ok(f) => f,
@@ -241,21 +304,32 @@ impl Config {
         Config::parse(&bytes, path)
     }
 
+    /// This configuration with setup's record under it: what keyward.toml
+    /// sets wins; the record's chained commands run first, except one that
+    /// keyward.toml also has (its table, with its limits, is the one used).
+    pub fn with_record(mut self, record: Record) -> Config {
+        self.sshd.version = self.sshd.version.or(record.sshd.version);
+        self.sshd.debian = self.sshd.debian.or(record.sshd.debian);
+        let own = std::mem::take(&mut self.chain);
+        self.chain = record
+            .chain
+            .into_iter()
+            .filter(|c| !own.iter().any(|o| o.command == c.command))
+            .collect();
+        self.chain.extend(own);
+        self
+    }
+
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Config, ConfigError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line: Some(line_of(bytes, e.valid_up_to())),
-            message: "not UTF-8 text".into(),
-        })?;
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line: e.span().map(|s| line_of(text.as_bytes(), s.start)),
-            // The message alone: toml's Display adds a multi-line excerpt.
-            message: e.message().trim_end().replace('\n', "; "),
-        })?;
-        let problems = config.problems(text);
+        let (config, text): (Config, &str) = from_toml(bytes, path)?;
+        config.checked(text, path)
+    }
+
+    /// Itself, when every value can be used; else each problem at its line.
+    fn checked(self, text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let problems = self.problems(text);
         if problems.is_empty() {
-            Ok(config)
+            Ok(self)
         } else {
             Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -290,6 +364,12 @@ impl Config {
                     "[syslog] facility = {:?} is not a syslog facility (try \"authpriv\" or \"auth\")",
                     self.syslog.facility
                 ),
+            );
+        }
+        if !self.record.is_absolute() {
+            say(
+                "record",
+                format!("record = {:?} must be an absolute path", self.record),
             );
         }
         if !self.home_check.state.is_absolute() {
@@ -426,6 +506,25 @@ impl Config {
                 .iter()
                 .any(|p| glob(p.as_bytes(), home.as_os_str().as_encoded_bytes()))
     }
+}
+
+/// `bytes` as TOML for `T`, with the text; a syntax error at its line.
+fn from_toml<'a, T: serde::de::DeserializeOwned>(
+    bytes: &'a [u8],
+    path: &Path,
+) -> Result<(T, &'a str), ConfigError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line: Some(line_of(bytes, e.valid_up_to())),
+        message: "not UTF-8 text".into(),
+    })?;
+    let value = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line: e.span().map(|s| line_of(text.as_bytes(), s.start)),
+        // The message alone: toml's Display adds a multi-line excerpt.
+        message: e.message().trim_end().replace('\n', "; "),
+    })?;
+    Ok((value, text))
 }
 
 /// The 1-based line of byte `offset`.

@@ -64,6 +64,7 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
     let t = Tree::new();
     let (config, dir) = debian(&t, "");
     let main_before = fs::read(&config).unwrap();
+    let config_before = fs::read(&t.config).unwrap();
     let drop_in = dir.join("40-keyward.conf");
 
     let o = setup_on(&t, &config, &["--dry-run"]);
@@ -83,12 +84,14 @@ fn drop_in_where_sshd_reads_them_idempotent_and_undone() {
         stdout(&o)
     );
     assert_eq!(effective(&config, None), (ours(&t), "keyward".into()));
-    // setup recorded which sshd this is, read from the binary itself.
-    let recorded = fs::read_to_string(&t.config).unwrap();
+    // setup recorded which sshd this is, read from the binary itself, in
+    // its own record; keyward.toml (a package's conffile) is untouched.
+    let recorded = fs::read_to_string(t.record()).unwrap();
     assert!(
-        recorded.ends_with("[sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n# and the command line as this OpenSSH release does. Run setup again after\n# an OpenSSH upgrade; `keyward check` says when the two differ.\nversion = \"9.2p1\"\ndebian = true\n"),
+        recorded.ends_with("[sshd]\nversion = \"9.2p1\"\ndebian = true\n"),
         "{recorded}"
     );
+    assert_eq!(fs::read(&t.config).unwrap(), config_before);
     assert!(
         stdout(&o).contains("recorded OpenSSH 9.2p1 (Debian)"),
         "{}",
@@ -307,6 +310,9 @@ fn synology_scripts_install_and_reapply_after_an_update() {
         (want.clone(), "nobody".into())
     );
     assert!(base.join("store/users").is_dir());
+    // setup's record beside the store too, where DSM updates leave it.
+    let record = fs::read_to_string(base.join("state/setup.toml")).unwrap();
+    assert!(record.contains("version = \"9.2p1\""), "{record}");
     // The warnings' state beside the store, the command user's.
     let state = fs::metadata(base.join("state/warned")).unwrap();
     assert_eq!(state.mode() & 0o7777, 0o700);
@@ -347,21 +353,23 @@ fn chain_adopts_the_global_command_and_undo_gives_it_back() {
     let o = setup_on(&t, &config, &["--chain", "--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&config).unwrap(), held);
-    assert!(!fs::read_to_string(&t.config).unwrap().contains("[[chain]]"));
+    assert!(!t.record().exists());
+    let config_before = fs::read(&t.config).unwrap();
 
     let o = setup_on(&t, &config, &["--chain"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(effective(&config, None), (ours(&t), "nobody".into()));
-    let cfg = fs::read_to_string(&t.config).unwrap();
-    assert_eq!(cfg.matches("[[chain]]").count(), 1, "{cfg}");
+    let record = fs::read_to_string(t.record()).unwrap();
+    assert_eq!(record.matches("[[chain]]").count(), 1, "{record}");
     assert!(
-        cfg.contains("command = \"/usr/bin/sss_ssh_authorizedkeys %u\"\n"),
-        "{cfg}"
+        record.contains("command = \"/usr/bin/sss_ssh_authorizedkeys %u\"\n"),
+        "{record}"
     );
+    assert_eq!(fs::read(&t.config).unwrap(), config_before);
     // Again: nothing changes, the chain is not added twice.
     let o = setup_on(&t, &config, &["--chain"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(fs::read_to_string(&t.config).unwrap(), cfg);
+    assert_eq!(fs::read_to_string(t.record()).unwrap(), record);
 
     let o = setup_on(&t, &config, &["--undo"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -385,7 +393,11 @@ fn chain_adopts_the_global_command_and_undo_gives_it_back() {
         "{}",
         stdout(&o)
     );
-    assert!(!fs::read_to_string(&t.config).unwrap().contains("[[chain]]"));
+    assert!(
+        !fs::read_to_string(t.record())
+            .unwrap()
+            .contains("[[chain]]")
+    );
     assert_eq!(
         effective(&config, Some("ldapusers")).0,
         "/usr/bin/sss_ssh_authorizedkeys %u"
@@ -393,4 +405,88 @@ fn chain_adopts_the_global_command_and_undo_gives_it_back() {
     let o = setup_on(&t, &config, &["--undo"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(fs::read_to_string(&config).unwrap(), before);
+}
+
+/// Everything setup records is decided and checked before sshd is touched:
+/// a record keyward could not use must never follow a change to sshd.
+#[test]
+fn setup_records_nothing_it_cannot_use_and_touches_sshd_last() {
+    // A held command with %C, a token 9.2 does not have (it drops the
+    // connection on it): keyward will not adopt it into a 9.2 record.
+    let t = Tree::new();
+    let (config, dir) = debian(
+        &t,
+        "AuthorizedKeysCommand /usr/bin/sss_ssh_authorizedkeys %u %C\nAuthorizedKeysCommandUser nobody\n",
+    );
+    let before = fs::read(&config).unwrap();
+    let o = setup_on(&t, &config, &["--chain"]);
+    assert_eq!(code(&o), 78, "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("unknown token %C"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Nothing changed"), "{}", stderr(&o));
+    assert_eq!(fs::read(&config).unwrap(), before);
+    assert!(!dir.join("40-keyward.conf").exists());
+    assert!(!t.record().exists());
+    assert_eq!(
+        effective(&config, None).0,
+        "/usr/bin/sss_ssh_authorizedkeys %u %C"
+    );
+
+    // keyward.toml with an [sshd] header written by hand, comment and all:
+    // read as TOML, never as lines; it stays as the admin wrote it.
+    let t = Tree::new();
+    let (config, _) = debian(&t, "");
+    let mine = format!(
+        "{}[sshd] # pinned by hand\ndebian = true\n",
+        fs::read_to_string(&t.config).unwrap()
+    );
+    write(&t.config, &mine, 0o644);
+    let o = setup_on(&t, &config, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(fs::read_to_string(&t.config).unwrap(), mine);
+    assert!(
+        fs::read_to_string(t.record())
+            .unwrap()
+            .contains("version = \"9.2p1\""),
+    );
+    assert_eq!(effective(&config, None).0, ours(&t));
+    let o = t.admin(&["config"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("version = \"9.2p1\""), "{}", stdout(&o));
+}
+
+/// keyward.toml as an earlier setup left it ([sshd] and an adopted
+/// [[chain]] written into it): the next setup moves exactly those tables
+/// into the record, and keyward keeps working as before.
+#[test]
+fn setup_moves_its_old_tables_out_of_keyward_toml() {
+    let t = Tree::new();
+    let (config, _) = debian(&t, "");
+    let admin_part = fs::read_to_string(&t.config).unwrap();
+    write(
+        &t.config,
+        format!(
+            "{admin_part}\n[sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n\
+             # and the command line as this OpenSSH release does. Run setup again after\n\
+             # an OpenSSH upgrade; `keyward check` says when the two differ.\nversion = \"9.2p1\"\ndebian = true\n\n\
+             [[chain]]\n# Adopted by `keyward setup --chain`: sshd's AuthorizedKeysCommand before keyward,\n\
+             # run as nobody. Its keys are served after keyward's own.\ncommand = \"/bin/true %u\"\n"
+        ),
+        0o644,
+    );
+    let o = setup_on(&t, &config, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("moved [sshd] and 1 [[chain]]"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(fs::read_to_string(&t.config).unwrap(), admin_part);
+    let record = fs::read_to_string(t.record()).unwrap();
+    assert!(record.contains("command = \"/bin/true %u\""), "{record}");
+    let o = t.admin(&["config"]);
+    assert!(
+        stdout(&o).contains("command = \"/bin/true %u\""),
+        "{}",
+        stdout(&o)
+    );
 }

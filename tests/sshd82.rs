@@ -47,7 +47,7 @@ fn dsm_release_logs_in_and_check_explains_a_line_it_cannot_read() {
         "{}",
         stdout(&o)
     );
-    let recorded = fs::read_to_string(&t.config).unwrap();
+    let recorded = fs::read_to_string(t.record()).unwrap();
     assert!(
         recorded.contains("version = \"8.2p1\"\ndebian = false\n"),
         "{recorded}"

@@ -276,11 +276,10 @@ fn ldap_keys_through_sssd_and_store_keys_through_keyward_share_one_sshd() {
         "{}",
         stdout(&o)
     );
-    let recorded = fs::read_to_string(&t.config).unwrap();
-    assert!(
-        recorded.contains("[[chain]]\n# Adopted by `keyward setup --chain`"),
-        "{recorded}"
-    );
+    // In setup's record, not in keyward.toml.
+    let recorded = fs::read_to_string(t.record()).unwrap();
+    assert!(recorded.contains("[[chain]]\n"), "{recorded}");
+    assert!(!fs::read_to_string(&t.config).unwrap().contains("[[chain]]"));
     assert!(
         recorded.contains(&format!("command = \"{SSS_KEYS} %u\"\n")),
         "{recorded}"

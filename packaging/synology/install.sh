@@ -12,6 +12,7 @@
 #   $BASE/store/users/     the keys: keyward add / keyward import
 #   $BASE/setup-args       the setup options given here, for reapply.sh
 #   $BASE/state/warned/    when keyward last warned about each user's home
+#   $BASE/state/setup.toml what setup found (the sshd release, an adopted command)
 # `keyward setup` does the sshd part: before the Match blocks of
 # sshd_config, with a dated backup, sshd -t, reload, rollback on failure.
 # Running this again changes nothing. Never creates accounts (DSM owns
@@ -45,8 +46,8 @@ if [ ! -e "$BASE/keyward.toml" ]; then
     # platform = "synology" also where /etc/synoinfo.conf is missing: DSM's
     # chmod advice, and setup keeps nobody as the command user. The home
     # warnings' state lives beside the store, where DSM updates leave it.
-    printf 'store = "%s/store"\n\n[home_check]\nplatform = "synology"\nstate = "%s/state/warned"\n' \
-        "$BASE" "$BASE" > "$BASE/keyward.toml"
+    printf 'store = "%s/store"\nrecord = "%s/state/setup.toml"\n\n[home_check]\nplatform = "synology"\nstate = "%s/state/warned"\n' \
+        "$BASE" "$BASE" "$BASE" > "$BASE/keyward.toml"
     chown root:root "$BASE/keyward.toml"
     chmod 0644 "$BASE/keyward.toml"
 fi

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{Failure, Out, Outcome};
-use crate::config::Config;
+use crate::config::{ChainConfig, Config, Record};
 use crate::exit::Exit;
 use crate::openssh::sshd::{self, Settings};
 use crate::openssh::sshd_config as text;
@@ -76,136 +76,200 @@ fn io_failure(path: &Path, e: std::io::Error) -> Failure {
     Failure::new(Exit::IoErr, format!("{}: {e}", path.display()))
 }
 
-/// Replaces `path` whole (temp file, fsync, rename), keeping the old file's
-/// owner and mode, or root 0644 for a new file.
-/// Records `found` as `[sshd]` in keyward's configuration file (the
-/// `--config` keyward runs with, else the default), editing only that
-/// table's two values and keeping every other byte. Returns what it did.
-fn record_sshd(config_path: Option<&Path>, found: Sshd, dry_run: bool) -> Result<String, Failure> {
-    let path = config_path.unwrap_or(Path::new(crate::config::DEFAULT_PATH));
-    let old = config_text(path)?;
-    let new = with_sshd_table(&old, found);
-    let what = format!(
-        "{} {} in {} ([sshd]): keyward judges lines, homes and the command as this release does",
-        if dry_run { "would record" } else { "recorded" },
-        found.describe(),
-        path.display()
-    );
-    if new == old {
-        return Ok(format!(
-            "{} is recorded in {}",
+/// What setup records, decided and checked before sshd is touched: the
+/// record file's new content, and keyward.toml without the tables setup
+/// once wrote there.
+struct Recording {
+    record_path: PathBuf,
+    record: Record,
+    /// keyward.toml and its text without setup's old tables, when it had some.
+    migrated: Option<(PathBuf, String)>,
+    said: Vec<String>,
+}
+
+/// The comments setup used to write above its tables in keyward.toml.
+const RECORDED_MARK: &str = "Recorded by `keyward setup`";
+const ADOPTED_MARK: &str = "Adopted by `keyward setup --chain`";
+
+impl Recording {
+    /// The record with `found` and, with `--chain`, the adopted command
+    /// (`adopt`: command and the user it runs as). Checked as the lookup
+    /// will read it, together with keyward.toml, before anything is written.
+    fn plan(
+        config_path: Option<&Path>,
+        found: Sshd,
+        adopt: Option<(&str, &str)>,
+    ) -> Result<Recording, Failure> {
+        let own = Config::load_own(config_path)?;
+        let mut record = Record::load(&own.record)?;
+        let mut said = Vec::new();
+        let migrated = migrate(config_path, found, &mut record, &mut said)?;
+        let own = match &migrated {
+            Some((path, text)) => Config::parse(text.as_bytes(), path)?,
+            None => own,
+        };
+        record.sshd = crate::config::SshdConfig {
+            version: Some(found.version.to_string()),
+            debian: Some(found.debian),
+        };
+        said.push(format!(
+            "recorded {} in {}: keyward judges lines, homes and the command as this release does",
             found.describe(),
-            path.display()
+            own.record.display()
         ));
+        if let Some(v) = &own.sshd.version
+            && openssh::Version::parse(v) != Some(found.version)
+        {
+            said.push(format!(
+                "warning: keyward.toml sets [sshd] version = {v:?}, which wins over what setup found \
+                 ({}); remove it there to follow the installed sshd",
+                found.describe()
+            ));
+        }
+        if let Some((command, user)) = adopt {
+            if !record
+                .chain
+                .iter()
+                .chain(&own.chain)
+                .any(|c| c.command == command)
+            {
+                record.chain.push(ChainConfig {
+                    command: command.to_string(),
+                    timeout: crate::config::DEFAULT_CHAIN_TIMEOUT,
+                    max_output: crate::config::DEFAULT_CHAIN_OUTPUT,
+                });
+            }
+            said.push(format!(
+                "chained: sshd's previous AuthorizedKeysCommand {command} now runs after keyward's store, as \
+                 {user} (keyward runs as {user} too, with no more privilege than that command had); \
+                 `keyward setup --undo` gives the slot back to it"
+            ));
+        }
+        // The record as the lookup will read it: under keyward.toml, then
+        // alone, as the file it will be.
+        let merged = own.clone().with_record(record.clone());
+        for c in &merged.chain {
+            c.validate(&merged.sshd()).map_err(|why| {
+                Failure::new(
+                    Exit::Config,
+                    format!(
+                        "keyward cannot run the command {:?} for {}: {why}. Nothing changed",
+                        c.command,
+                        merged.sshd().describe()
+                    ),
+                )
+            })?;
+        }
+        Record::parse(record.to_toml().as_bytes(), &own.record)?;
+        Ok(Recording {
+            record_path: own.record.clone(),
+            record,
+            migrated,
+            said,
+        })
     }
-    save_config(path, &new, dry_run)?;
-    Ok(what)
+
+    /// Writes the record (and keyward.toml, when tables moved out of it);
+    /// what was there before, to put back if a later step fails.
+    fn write(&self) -> Result<Vec<Saved>, Failure> {
+        let mut saved = vec![Saved::take(&self.record_path)?];
+        if let Some(dir) = self.record_path.parent() {
+            fs::create_dir_all(dir).map_err(|e| io_failure(dir, e))?;
+        }
+        write_file(&self.record_path, self.record.to_toml().as_bytes())?;
+        if let Some((path, text)) = &self.migrated {
+            saved.push(Saved::take(path)?);
+            write_file(path, text.as_bytes())?;
+        }
+        Ok(saved)
+    }
+
+    fn said(&self) -> String {
+        self.said.join("\n")
+    }
 }
 
-/// keyward's configuration file as text; empty when there is none.
-fn config_text(path: &Path) -> Result<String, Failure> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(io_failure(path, e)),
-    }
-}
-
-/// Writes what setup edited into keyward's configuration, after checking
-/// that keyward itself would accept it.
-fn save_config(path: &Path, text: &str, dry_run: bool) -> Result<(), Failure> {
-    Config::parse(text.as_bytes(), path)?;
-    if !dry_run {
-        write_file(path, text.as_bytes())?;
-    }
-    Ok(())
-}
-
-/// `text` with `table` appended after a blank line.
-fn append_table(text: &str, table: &str) -> String {
-    let mut out = text.to_string();
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
-    }
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    out.push_str(table);
-    out
-}
-
-/// Adds `command` as a `[[chain]]` table to keyward's configuration
-/// (unless one has it already), keeping every other byte.
-fn record_chain(
+/// keyward.toml without the `[sshd]` and `[[chain]]` tables an earlier
+/// setup wrote into it (found by the comments it wrote above them, or, for
+/// `[sshd]`, by holding exactly what setup finds now); their values go into
+/// `record`. `None` when there is nothing to move. Every other byte of the
+/// admin's file stays.
+fn migrate(
     config_path: Option<&Path>,
-    command: &str,
-    user: &str,
-    dry_run: bool,
-) -> Result<String, Failure> {
+    found: Sshd,
+    record: &mut Record,
+    said: &mut Vec<String>,
+) -> Result<Option<(PathBuf, String)>, Failure> {
     let path = config_path.unwrap_or(Path::new(crate::config::DEFAULT_PATH));
-    let old = config_text(path)?;
-    let said = format!(
-        "chained: sshd's previous AuthorizedKeysCommand {command} now runs after keyward's store, as {user} \
-         (keyward runs as {user} too, with no more privilege than that command had); `keyward setup --undo` \
-         gives the slot back to it"
-    );
-    let current = Config::parse(old.as_bytes(), path)?;
-    if current.chain.iter().any(|c| c.command == command) {
-        return Ok(format!("{said} (already in {})", path.display()));
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_failure(path, e)),
+    };
+    let own = Config::parse(text.as_bytes(), path)?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+        Failure::new(Exit::Config, format!("{}: {}", path.display(), e.message()))
+    })?;
+    let marked = |t: &toml_edit::Table, mark: &str| {
+        t.iter().any(|(k, _)| {
+            t.key(k)
+                .and_then(|k| k.leaf_decor().prefix())
+                .and_then(|p| p.as_str())
+                .is_some_and(|p| p.contains(mark))
+        })
+    };
+    let mut moved = Vec::new();
+    let current = crate::config::SshdConfig {
+        version: Some(found.version.to_string()),
+        debian: Some(found.debian),
+    };
+    if let Some(t) = doc.get("sshd").and_then(|i| i.as_table())
+        && (marked(t, RECORDED_MARK) || own.sshd == current)
+    {
+        doc.remove("sshd");
+        moved.push("[sshd]".to_string());
     }
-    let new = append_table(
-        &old,
-        &format!(
-            "[[chain]]\n# Adopted by `keyward setup --chain`: sshd's AuthorizedKeysCommand before keyward,\n\
-             # run as {user}. Its keys are served after keyward's own.\ncommand = {}\n",
-            toml::Value::String(command.to_string())
-        ),
-    );
-    save_config(path, &new, dry_run)?;
-    Ok(format!("{} ({})", said, path.display()))
-}
-
-/// `text` with `[sshd] version` and `debian` set to `found`: the values in an
-/// existing `[sshd]` table are replaced in place, else the table is appended.
-pub fn with_sshd_table(text: &str, found: Sshd) -> String {
-    let version = format!("version = \"{}\"", found.version);
-    let debian = format!("debian = {}", found.debian);
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let Some(header) = lines.iter().position(|l| l.trim() == "[sshd]") else {
-        return append_table(
-            text,
-            &format!(
-                "[sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n\
-                 # and the command line as this OpenSSH release does. Run setup again after\n\
-                 # an OpenSSH upgrade; `keyward check` says when the two differ.\n{version}\n{debian}\n"
-            ),
-        );
-    };
-    let end = lines[header + 1..]
-        .iter()
-        .position(|l| l.trim_start().starts_with('['))
-        .map_or(lines.len(), |i| header + 1 + i);
-    let key = |l: &str, k: &str| {
-        let t = l.trim_start();
-        t.strip_prefix(k)
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
-    };
-    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
-    let mut missing = Vec::new();
-    for (k, value) in [("version", &version), ("debian", &debian)] {
-        match (header + 1..end).find(|&i| key(lines[i], k)) {
-            Some(i) => out[i] = format!("{value}\n"),
-            None => missing.push(format!("{value}\n")),
+    if let Some(tables) = doc
+        .get_mut("chain")
+        .and_then(|i| i.as_array_of_tables_mut())
+    {
+        let before = tables.len();
+        let mut adopted = Vec::new();
+        tables.retain(|t| {
+            let ours = marked(t, ADOPTED_MARK);
+            if ours && let Some(c) = t.get("command").and_then(|c| c.as_str()) {
+                adopted.push(c.to_string());
+            }
+            !ours
+        });
+        if tables.len() < before {
+            moved.push(format!("{} [[chain]]", before - tables.len()));
+        }
+        if tables.is_empty() {
+            doc.remove("chain");
+        }
+        for c in own.chain.iter().filter(|c| adopted.contains(&c.command)) {
+            if !record.chain.iter().any(|r| r.command == c.command) {
+                record.chain.push(c.clone());
+            }
         }
     }
-    let header_line = &mut out[header];
-    if !header_line.ends_with('\n') {
-        header_line.push('\n');
+    if moved.is_empty() {
+        return Ok(None);
     }
-    out.splice(header + 1..header + 1, missing);
-    out.concat()
+    let new = doc.to_string();
+    Config::parse(new.as_bytes(), path)?;
+    said.push(format!(
+        "moved {} that an earlier setup wrote out of {} into its own record (keyward.toml is yours; \
+         setup no longer writes it)",
+        moved.join(" and "),
+        path.display()
+    ));
+    Ok(Some((path.to_path_buf(), new)))
 }
 
+/// Replaces `path` whole (temp file, fsync, rename), keeping the old file's
+/// owner and mode, or root 0644 for a new file.
 fn write_file(path: &Path, data: &[u8]) -> Result<(), Failure> {
     let (uid, gid, mode) = match fs::metadata(path) {
         Ok(m) => (m.uid(), m.gid(), m.mode() & 0o7777),
@@ -332,10 +396,20 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         }
         _ => command_user(req.command_user, config)?,
     };
+    // Everything setup will record, checked before sshd is touched: a
+    // record keyward cannot read must never follow a change to sshd.
+    let recording = Recording::plan(
+        req.config_path,
+        found,
+        adopt.map(|other| (other.as_str(), user.as_str())),
+    )?;
     if registered(&before, &command, &user) {
-        let recorded = record_sshd(req.config_path, found, req.dry_run)?;
+        if !req.dry_run {
+            recording.write()?;
+        }
         let msg = format!(
-            "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed in sshd's configuration; {recorded}"
+            "keyward is already sshd's AuthorizedKeysCommand ({command}, as {user}); nothing changed in sshd's configuration\n{}",
+            recording.said()
         );
         let mut warnings = match_warnings(main, drop_dir.as_deref());
         warnings.extend(syslog_warning(config));
@@ -403,11 +477,10 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             }
         };
         let creates = create_user.then(|| format!("would create the system user {user}"));
-        let mut records = record_sshd(req.config_path, found, true)?;
-        if let Some(other) = adopt {
-            records.push('\n');
-            records.push_str(&record_chain(req.config_path, other, &user, true)?);
-        }
+        let records = format!(
+            "dry run, nothing recorded; setup would have:\n{}",
+            recording.said()
+        );
         out.emit(
             &serde_json::json!({"changed": false, "dry_run": true, "diff": diff, "creates": creates, "sshd": records}),
             |w| {
@@ -434,6 +507,12 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         )
     } else {
         None
+    };
+    let saved_record = recording.write()?;
+    let restore_record = || {
+        for s in &saved_record {
+            let _ = s.restore();
+        }
     };
     let (saved, backup) = match &plan {
         Plan::DropIn { path, content } => {
@@ -468,6 +547,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             }
         });
     if let Err(why) = check {
+        restore_record();
         saved.restore()?;
         if let Some(b) = &backup {
             let _ = fs::remove_file(b);
@@ -480,6 +560,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     let reloaded = match reload(req, main) {
         Ok(msg) => msg,
         Err(why) => {
+            restore_record();
             saved.restore()?;
             return Err(Failure::new(
                 Exit::Config,
@@ -489,11 +570,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     };
     let store = ensure_store(config)?;
     let state = ensure_state(config, &user);
-    let mut recorded = record_sshd(req.config_path, found, false)?;
-    if let Some(other) = adopt {
-        recorded.push('\n');
-        recorded.push_str(&record_chain(req.config_path, other, &user, false)?);
-    }
+    let recorded = recording.said();
     let written = match &plan {
         Plan::DropIn { path, .. } => path.display().to_string(),
         Plan::MainFile { .. } => main.display().to_string(),
@@ -974,33 +1051,40 @@ mod tests {
         debian: false,
     };
 
+    /// keyward.toml as an earlier setup left it: the admin's lines, its
+    /// [sshd] table and an adopted [[chain]], and a chain of the admin's.
+    const OLD: &str = "# mine\nstore = \"/etc/keyward\"\n\n[[chain]]\ncommand = \"/usr/bin/mine %u\"\n\n\
+        [sshd]\n# Recorded by `keyward setup` from `sshd -V`: keyward reads key lines, homes\n\
+        # and the command line as this OpenSSH release does.\nversion = \"8.2p1\"\ndebian = false\n\n\
+        [[chain]]\n# Adopted by `keyward setup --chain`: sshd's AuthorizedKeysCommand before keyward,\n\
+        # run as nobody. Its keys are served after keyward's own.\ncommand = \"/usr/bin/sss %u\"\n";
+
+    fn migrated(text: &str, found: Sshd) -> (Option<String>, Record) {
+        let dir = std::env::temp_dir().join(format!("keyward-migrate-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keyward.toml");
+        fs::write(&path, text).unwrap();
+        let mut record = Record::default();
+        let out = migrate(Some(&path), found, &mut record, &mut Vec::new()).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        (out.map(|(_, t)| t), record)
+    }
+
     #[test]
-    fn the_sshd_table_is_appended_or_edited_in_place() {
-        let added = with_sshd_table("store = \"/etc/keyward\"", V82);
-        assert!(
-            added.starts_with("store = \"/etc/keyward\"\n\n[sshd]\n"),
-            "{added}"
-        );
-        assert!(
-            added.ends_with("version = \"8.2p1\"\ndebian = false\n"),
-            "{added}"
-        );
-        let cfg = Config::parse(added.as_bytes(), Path::new("/k.toml")).unwrap();
-        assert_eq!(cfg.sshd(), V82);
-        // Again with another release: only the two values change.
-        let edited = with_sshd_table(&added, openssh::DEFAULT);
+    fn setups_old_tables_leave_keyward_toml_and_nothing_else_does() {
+        let (text, record) = migrated(OLD, openssh::DEFAULT);
         assert_eq!(
-            edited,
-            added
-                .replace("version = \"8.2p1\"", "version = \"9.2p1\"")
-                .replace("debian = false", "debian = true")
+            text.unwrap(),
+            "# mine\nstore = \"/etc/keyward\"\n\n[[chain]]\ncommand = \"/usr/bin/mine %u\"\n"
         );
-        // A table written by hand, missing one value, followed by another.
-        let hand = "[sshd]\n  version=\"9.2p1\" # mine\n[syslog]\nfacility = \"auth\"\n";
-        assert_eq!(
-            with_sshd_table(hand, V82),
-            "[sshd]\ndebian = false\nversion = \"8.2p1\"\n[syslog]\nfacility = \"auth\"\n"
-        );
-        assert!(with_sshd_table("", V82).starts_with("[sshd]\n"));
+        assert_eq!(record.chain.len(), 1);
+        assert_eq!(record.chain[0].command, "/usr/bin/sss %u");
+        // An [sshd] of the admin's own (no mark) stays unless it says what
+        // setup finds anyway.
+        let pinned = "[sshd]\nversion = \"8.2p1\" # DSM\ndebian = false\n";
+        assert_eq!(migrated(pinned, openssh::DEFAULT).0, None);
+        assert_eq!(migrated(pinned, V82).0.unwrap(), "");
+        // Nothing of setup's: nothing to move.
+        assert_eq!(migrated("store = \"/srv/k\"\n", V82).0, None);
     }
 }

@@ -105,12 +105,19 @@ impl Tree {
         } else {
             format!("{extra}\n[home_check]\n{quiet}")
         };
+        // setup's record in the tree too, never the system's.
         let text = format!(
-            "store = \"{}\"\n{extra}\n[syslog]\nsocket = \"{}\"\n",
+            "store = \"{}\"\nrecord = \"{}\"\n{extra}\n[syslog]\nsocket = \"{}\"\n",
             self.store.display(),
+            self.record().display(),
             self.syslog.path.display()
         );
         write(&self.config, text, 0o644);
+    }
+
+    /// Where `keyward setup` records what it found, for this tree.
+    pub fn record(&self) -> PathBuf {
+        self.root.join("state/setup.toml")
     }
 
     pub fn user_file(&self, user: &str) -> PathBuf {
