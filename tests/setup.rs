@@ -490,3 +490,61 @@ fn setup_moves_its_old_tables_out_of_keyward_toml() {
         stdout(&o)
     );
 }
+
+/// The home warnings' records belong to the command user: when setup
+/// changes that user, it hands the records over, or the lookup (which
+/// trusts only its own) would warn on every login from then on.
+#[test]
+fn a_new_command_user_gets_the_warning_records() {
+    let t = Tree::new();
+    let (config, _) = debian(&t, "");
+    let state = t.root.join("state/warned");
+    fs::create_dir_all(&state).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let record = state.join("alice");
+    write(&record, "keyward-warned 1 1\n", 0o600);
+    for p in [&state, &record] {
+        nix::unistd::chown(p, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    }
+    let o = setup_on(&t, &config, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let keyward = nix::unistd::User::from_name("keyward").unwrap().unwrap();
+    assert_eq!(fs::metadata(&state).unwrap().uid(), keyward.uid.as_raw());
+    assert_eq!(fs::metadata(&record).unwrap().uid(), keyward.uid.as_raw());
+}
+
+/// An sshd_config that is a link: setup edits the file it names, the link
+/// stays a link, and undo gives that file back byte for byte.
+#[test]
+fn a_linked_sshd_config_stays_a_link() {
+    let t = Tree::new();
+    let real_dir = t.root.join("managed");
+    mkdir(&real_dir, 0o755);
+    let real = real_dir.join("sshd_config");
+    let text = format!(
+        "# managed elsewhere\nHostKey {}\nUsePAM no\nPidFile none\n",
+        t.host_key().display()
+    );
+    write(&real, &text, 0o644);
+    let link = t.root.join("sshd_config");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let o = setup_on(&t, &link, &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(fs::read_to_string(&real).unwrap().contains(&ours(&t)));
+    assert_eq!(effective(&link, None).0, ours(&t));
+    let o = setup_on(&t, &link, &["--undo"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read_to_string(&real).unwrap(), text);
+}

@@ -313,7 +313,11 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             "setup changes sshd's configuration: run it as root",
         ));
     }
-    let main = req.sshd_config.unwrap_or(Path::new(DEFAULT_SSHD_CONFIG));
+    let given = req.sshd_config.unwrap_or(Path::new(DEFAULT_SSHD_CONFIG));
+    // A link (configuration management often makes one): setup edits the
+    // file it names and leaves the link, so that both keep working; a
+    // replace by rename would put a regular file where the link was.
+    let main = &linked_file(given)?;
     let main_text = fs::read_to_string(main).map_err(|e| io_failure(main, e))?;
     let cfg_arg = req.sshd_config;
     let before = sshd::global(req.sshd, cfg_arg).map_err(|e| {
@@ -752,6 +756,16 @@ fn undo(
     Ok(Exit::Ok)
 }
 
+/// `path`, or the file it links to.
+fn linked_file(path: &Path) -> Result<PathBuf, Failure> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::canonicalize(path).map_err(|e| io_failure(path, e))
+        }
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
 /// A backup name no earlier backup has: a setup and an undo within one
 /// second must not overwrite each other's copy.
 fn backup_path(main: &Path) -> PathBuf {
@@ -950,9 +964,20 @@ fn ensure_state(config: &Config, user: &str) -> String {
             Ok(_) => return Err("something other than a directory is there".into()),
             Err(_) => fs::create_dir(dir).map_err(|e| e.to_string())?,
         }
-        std::os::unix::fs::chown(dir, Some(pw.uid()), Some(pw.primary_group_id()))
-            .map_err(|e| e.to_string())?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())
+        let (uid, gid) = (pw.uid(), pw.primary_group_id());
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| e.to_string())?;
+        // Records of an earlier command user (setup --chain adopts the
+        // holder's user): the lookup trusts only its own, so hand them over,
+        // or every lookup would warn from now on. Links are not followed.
+        for entry in fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
+            let is_record = entry.file_type().is_ok_and(|t| t.is_file());
+            if is_record {
+                std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     })();
     match result {
         Ok(()) => format!(

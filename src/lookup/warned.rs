@@ -8,8 +8,14 @@
 //! following links and checked on the descriptor, and a record is a magic
 //! word and a time. Anything else (no directory, a foreign owner, a damaged
 //! or future record, an I/O error) means "warn". Nothing here changes which
-//! keys are served or the exit status, so the worst another process of the
-//! command user can do is silence a warning for one interval.
+//! keys are served or the exit status.
+//!
+//! What it does not guarantee: the records belong to the command user, so
+//! any other process running as that user can keep a user's warning quiet
+//! for as long as it keeps rewriting the record. With the account setup
+//! creates (`keyward`), no other process runs as that user; with `nobody`
+//! (Synology DSM, or a command user adopted by `setup --chain`) other
+//! daemons do.
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
