@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build the .deb and .rpm, check the .deb with lintian, then prove it on this machine: install it
 # (sshd unchanged), `keyward setup`, a real key login through the real sshd
-# with the system's own configuration, `setup --undo` and `dpkg --purge`
-# (sshd exactly as before, the admin's keys kept).
+# with the system's own configuration, an upgrade to a next version whose
+# sample keyward.toml differs, with no terminal (setup left the conffile
+# alone, so dpkg asks nothing), the login again, `setup --undo` and
+# `dpkg --purge` (sshd exactly as before, the admin's keys kept).
 # Run as root on Debian 12: bash packaging/test-packages.sh
 # It changes the system's packages and sshd_config while it runs; CI runs it
 # on a throwaway machine. Refuses to run over a keyward installed otherwise.
@@ -29,6 +31,22 @@ rm -rf target/debian target/generate-rpm
 deb=$(cargo deb --no-build 2>/dev/null | tail -1)
 cargo generate-rpm
 rpm=$(ls target/generate-rpm/*.rpm | head -1)
+# The next version: the same files, but a sample keyward.toml that changed
+# (as a release that documents a new key would), so that dpkg has to decide
+# what to do with the installed conffile.
+sample_backup=$(mktemp)
+cp conf/keyward.toml "$sample_backup"
+restore_sample() { cp "$sample_backup" conf/keyward.toml; rm -f "$sample_backup"; }
+trap restore_sample EXIT
+printf '\n# (a comment the next release added)\n' >> conf/keyward.toml
+# Beside target/debian, which cargo deb empties on each build.
+cp "$deb" target/keyward-this.deb
+deb=target/keyward-this.deb
+mkdir -p target/debian-next
+next=$(cargo deb --no-build --deb-version 99.0.0 --output target/debian-next/keyward-next.deb 2>/dev/null | tail -1)
+restore_sample
+trap - EXIT
+[ -f "$next" ] || die "no next package built"
 say "built $deb and $rpm"
 deb_files=$(dpkg-deb -c "$deb")
 rpm_files=$(rpm -qlp "$rpm" 2>/dev/null)
@@ -76,20 +94,35 @@ useradd -M -U -s /bin/sh -p '*' -d "$WORK/$USER_NAME" "$USER_NAME"
 install -d -m 0777 -o "$USER_NAME" -g "$USER_NAME" "$WORK/$USER_NAME"
 ssh-keygen -q -t ed25519 -N '' -C pkgtest -f "$WORK/id"
 keyward add "$USER_NAME" "$WORK/id.pub"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 install -d -m 0755 /run/sshd
-# The system's own sshd_config (with setup's drop-in); -o only moves it to a
-# free port and leaves PAM out, which has nothing to do with the command.
-/usr/sbin/sshd -D -e -o "ListenAddress=127.0.0.1:$port" -o PidFile=none -o UsePAM=no 2> "$WORK/sshd.log" &
-SSHD_PID=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-out=$(ssh -F /dev/null -i "$WORK/id" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p "$port" "$USER_NAME@127.0.0.1" echo logged-in) \
-    || { cat "$WORK/sshd.log" >&2; die "key login through sshd failed"; }
-[ "$out" = logged-in ] || die "unexpected ssh output: $out"
-grep -q "Accepted publickey for $USER_NAME" "$WORK/sshd.log" || die "sshd did not log the key login"
-kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
-say "key login through the real sshd: ok"
+login() {
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # The system's own sshd_config (with setup's drop-in); -o only moves it to a
+    # free port and leaves PAM out, which has nothing to do with the command.
+    /usr/sbin/sshd -D -e -o "ListenAddress=127.0.0.1:$port" -o PidFile=none -o UsePAM=no 2> "$WORK/sshd.log" &
+    SSHD_PID=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    out=$(ssh -F /dev/null -i "$WORK/id" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p "$port" "$USER_NAME@127.0.0.1" echo logged-in) \
+        || { cat "$WORK/sshd.log" >&2; die "key login through sshd failed ($1)"; }
+    [ "$out" = logged-in ] || die "unexpected ssh output: $out"
+    grep -q "Accepted publickey for $USER_NAME" "$WORK/sshd.log" || die "sshd did not log the key login ($1)"
+    kill "$SSHD_PID"; wait "$SSHD_PID" 2>/dev/null || true; SSHD_PID=
+    say "key login through the real sshd ($1): ok"
+}
+login "after setup"
+grep -q 'version = "9.2p1"' /var/lib/keyward/setup.toml || die "setup did not record the sshd release in /var/lib/keyward/setup.toml"
+
+# The upgrade, as unattended-upgrades runs it: no terminal, no --force-conf*.
+dpkg --verify keyward | grep keyward.toml && die "setup changed the conffile /etc/keyward/keyward.toml"
+dpkg -i "$next" </dev/null || die "the upgrade to a version with another sample keyward.toml failed"
+[ "$(dpkg-query -W -f='${Version} ${db:Status-Abbrev}' keyward)" = "99.0.0 ii " ] \
+    || die "the upgrade left keyward $(dpkg-query -W -f='${Version} ${db:Status-Abbrev}' keyward)"
+! dpkg --verify keyward | grep keyward.toml || die "the conffile differs from the package's after the upgrade"
+grep -q 'a comment the next release added' /etc/keyward/keyward.toml || die "the upgrade did not install the new sample"
+say "upgraded with no terminal: no conffile prompt, keyward.toml is the package's"
+login "after the upgrade"
 
 keyward setup --undo --no-reload
 [ "$(snapshot)" = "$before" ] || die "setup --undo did not leave sshd as it was"
