@@ -3,7 +3,7 @@
 //! Everything after `keys` is data: sshd substitutes `%u` and `%f` there, and
 //! a user called `-x` or `--help` is a user, never an option.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -51,10 +51,10 @@ pub enum Command {
             goes to syslog."
     )]
     Keys {
-        /// USER [FINGERPRINT [HOME UID]]
+        /// USER [KEY|FINGERPRINT [HOME UID [CONNECTION RDOMAIN]]]
         #[arg(
-            value_name = "USER [FINGERPRINT [HOME UID]]",
-            num_args = 1..=4,
+            value_name = "USER [KEY|FINGERPRINT [HOME UID [CONNECTION RDOMAIN]]]",
+            num_args = 1..=6,
             allow_hyphen_values = true,
             trailing_var_arg = true,
             required = true
@@ -295,7 +295,7 @@ fn sshd_command_line(args: &[OsString]) -> Option<(Option<&Path>, &[OsString])> 
     // Every shape sshd's line can produce, the four-argument one included:
     // clap would take a user called `--` for its end-of-options marker.
     match rest {
-        [keys, data @ ..] if keys == "keys" && [1, 2, 4].contains(&data.len()) => {
+        [keys, data @ ..] if keys == "keys" && [1, 2, 4, 6].contains(&data.len()) => {
             Some((config, data))
         }
         _ => None,
@@ -309,24 +309,30 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
     if let [one] = args {
         if (one == "--help" || one == "-h") && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             eprintln!(
-                "usage: keyward [--config FILE] keys USER [KEY|FINGERPRINT [HOME UID]]\n\
+                "usage: keyward [--config FILE] keys USER [KEY|FINGERPRINT [HOME UID [CONNECTION RDOMAIN]]]\n\
                  sshd runs this (AuthorizedKeysCommand ... keys %u %k %h %U); every argument is \
                  data. See keyward(8)."
             );
             return Exit::Usage;
         }
     }
-    // clap enforces one to four values; HOME comes only with UID.
-    let (user, offered, home_uid) = match args {
-        [user] => (user, None, None),
-        [user, fp] => (user, Some(fp.as_os_str()), None),
-        [user, fp, home, uid] => (
+    // clap enforces one to six values; HOME comes only with UID, and
+    // sshd's %C (the connection) only with its %D (the routing domain).
+    fn pair<'a>(a: &'a OsString, b: &'a OsString) -> Option<(&'a OsStr, &'a OsStr)> {
+        Some((a.as_os_str(), b.as_os_str()))
+    }
+    let (user, offered, home_uid, connection) = match args {
+        [user] => (user, None, None, None),
+        [user, fp] => (user, Some(fp.as_os_str()), None, None),
+        [user, fp, home, uid] => (user, Some(fp.as_os_str()), pair(home, uid), None),
+        [user, fp, home, uid, conn, rdomain] => (
             user,
             Some(fp.as_os_str()),
-            Some((home.as_os_str(), uid.as_os_str())),
+            pair(home, uid),
+            pair(conn, rdomain),
         ),
         _ => {
-            eprintln!("keyward: keys takes USER [KEY|FINGERPRINT [HOME UID]]");
+            eprintln!("keyward: keys takes USER [KEY|FINGERPRINT [HOME UID [CONNECTION RDOMAIN]]]");
             return Exit::Usage;
         }
     };
@@ -335,6 +341,7 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
         user,
         offered,
         home_uid,
+        connection,
     };
     let mut out = std::io::stdout().lock();
     // sshd reads a pipe and needs the lines byte for byte; an admin running
@@ -502,9 +509,11 @@ mod tests {
             &["--config", "/k.toml", "keys", "--config"],
             &["--config", "keys", "keys", "a"],
             &["keys", "alice", "SHA256:x", "/home/alice", "1000"],
+            &["keys", "a", "k", "/h", "1", "10.0.0.1 5555 10.0.0.2 22", ""],
             // Not sshd's shape: clap decides.
             &["keys"],
             &["keys", "a", "b", "c", "d", "e"],
+            &["keys", "a", "b", "c", "d", "e", "f", "g"],
             &["keys", "a", "b", "c"],
             &["--config=/k.toml", "keys", "a"],
             &["--config", "/k.toml", "list"],
@@ -573,8 +582,13 @@ mod tests {
     #[test]
     fn wrong_argument_counts_are_usage_errors() {
         assert!(parse(&["keys"]).is_err());
-        assert!(parse(&["keys", "a", "b", "c", "d", "e"]).is_err());
+        assert!(parse(&["keys", "a", "b", "c", "d", "e", "f", "g"]).is_err());
         assert!(parse(&[]).is_err());
+        // Three or five pass clap, which cannot pair them; run_keys refuses.
+        for odd in [&["a", "b", "c"][..], &["a", "b", "c", "d", "e"]] {
+            let args: Vec<OsString> = odd.iter().map(OsString::from).collect();
+            assert_eq!(run_keys(None, &args), Exit::Usage);
+        }
     }
 }
 

@@ -105,28 +105,39 @@ pub struct ChainConfig {
 }
 
 impl ChainConfig {
-    /// The tokens a chained command may use: those sshd gives an
-    /// AuthorizedKeysCommand and keyward receives or can derive.
-    pub const TOKENS: &[char] = &['%', 'u', 'U', 'h', 'f', 'k', 't'];
-
     /// Config-time check: the command splits as release `sshd` splits it,
-    /// starts with an absolute path, and uses only known tokens.
+    /// starts with an absolute path, and uses only the tokens that release
+    /// gives an AuthorizedKeysCommand (keyward receives or derives each:
+    /// `%C %D` from 9.4 on, which setup then registers keyward to take).
     pub fn validate(&self, sshd: &openssh::Sshd) -> Result<(), String> {
         let argv = crate::openssh::sshd::argv_split_as(&self.command, sshd)
             .map_err(|e| format!("sshd would say it {e}"))?;
         if !argv[0].starts_with('/') {
             return Err("the program must be an absolute path, as sshd requires".into());
         }
+        let known = crate::openssh::sshd::command_tokens(sshd);
         for arg in &argv[1..] {
-            if let Some(t) = crate::openssh::sshd::tokens_outside(arg, Self::TOKENS).first() {
+            if let Some(t) = crate::openssh::sshd::tokens_outside(arg, &known).first() {
+                let list: Vec<String> = known.iter().map(|t| format!("%{t}")).collect();
                 return Err(if t == "%" {
                     "a lone % at the end".into()
                 } else {
-                    format!("unknown token {t} (known: %u %U %h %f %k %t %%)")
+                    format!(
+                        "unknown token {t} (OpenSSH {} knows {})",
+                        sshd.version,
+                        list.join(" ")
+                    )
                 });
             }
         }
         Ok(())
+    }
+
+    /// Whether the command asks for sshd's `%C` or `%D`.
+    pub fn uses_connection(&self) -> bool {
+        crate::openssh::sshd::tokens_used(&self.command)
+            .iter()
+            .any(|t| matches!(t, 'C' | 'D'))
     }
 }
 

@@ -354,3 +354,51 @@ fn check_runs_chained_commands_as_sshd_does() {
         "{text}"
     );
 }
+
+/// With a recorded sshd of 9.4 or later, a chained command may use `%C`
+/// and `%D`; keyward takes them as its fifth and sixth arguments (setup
+/// registers `keys %u %k %h %U %C %D` then) and passes them on as sshd
+/// gave them.
+#[test]
+fn connection_tokens_reach_a_chained_command_on_9_4_and_later() {
+    let t0 = Tree::new();
+    let (_, remote_public) = t0.keygen("remote");
+    let cmd = script(
+        &t0.root.join("chained"),
+        "conn.sh",
+        &format!(
+            "[ \"$2\" = '192.0.2.7 50022 192.0.2.1 22' ] && [ \"$3\" = rd1 ] && echo '{remote_public}'"
+        ),
+    );
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    t.write_config(&format!(
+        "[sshd]\nversion = \"10.5p1\"\ndebian = false\n\n[[chain]]\ncommand = \"{} %u %C %D\"\n",
+        cmd.display()
+    ));
+    let home = u.home.display().to_string();
+    let o = t.keys_as_nobody(&[
+        u.name.as_str(),
+        &offered(&remote_public),
+        &home,
+        "4242",
+        "192.0.2.7 50022 192.0.2.1 22",
+        "rd1",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        format!("{remote_public}\n"),
+        "{:?}",
+        t.syslog.drain()
+    );
+    // Registered without them, the command is not run, and the log says
+    // what to register.
+    let o = t.keys_as_nobody(&[u.name.as_str(), &offered(&remote_public), &home, "4242"]);
+    assert_eq!(stdout(&o), "");
+    expect_msg(
+        &t.syslog.drain(),
+        ERR,
+        &["uses %C, which this lookup has no value for"],
+    );
+}

@@ -296,10 +296,10 @@ fn command(
             format!("sshd: the AuthorizedKeysCommand line ends in \"{hash} ...\": sshd passes a trailing comment as arguments and keyward refuses them"),
             Some("move the comment to a line of its own".into()),
         );
-    } else if ![1, 2, 4].contains(&args.len()) {
+    } else if ![1, 2, 4, 6].contains(&args.len()) {
         good = false;
         r.error(
-            format!("sshd: AuthorizedKeysCommand passes {} argument(s) after `keys`; keyward takes USER [FINGERPRINT [HOME UID]] and exits 64", args.len()),
+            format!("sshd: AuthorizedKeysCommand passes {} argument(s) after `keys`; keyward takes USER [KEY|FINGERPRINT [HOME UID [CONNECTION RDOMAIN]]] and exits 64", args.len()),
             Some(LINE.into()),
         );
     } else {
@@ -329,10 +329,14 @@ fn command(
         }
         match args.get(2..) {
             Some([h, u]) if h == "%h" && u == "%U" => {}
-            Some([h, u]) => {
+            Some([h, u, c, d]) if h == "%h" && u == "%U" && c == "%C" && d == "%D" => {}
+            Some([_, _, ..]) => {
                 good = false;
                 r.error(
-                    format!("sshd: the home and uid arguments are \"{h} {u}\", not %h %U"),
+                    format!(
+                        "sshd: the arguments after the key are \"{}\", not %h %U (and %C %D for a chained command that uses them)",
+                        args[2..].join(" ")
+                    ),
                     Some(LINE.into()),
                 );
             }
@@ -584,6 +588,9 @@ fn chains(
         key: key.map(|k| b64.encode(&k.blob).into()),
         key_type: key.map(|k| k.kind.clone().into()),
         fingerprint: key.map(|k| k.fingerprint.clone().into()),
+        // A login from this machine, as the settings above are asked for.
+        connection: Some("127.0.0.1 0 127.0.0.1 22".into()),
+        rdomain: Some("".into()),
     };
     let as_root = nix::unistd::geteuid().is_root();
     let who = as_root.then(|| run_as_of(run_as));

@@ -85,6 +85,8 @@ struct Recording {
     /// keyward.toml and its text without setup's old tables, when it had some.
     migrated: Option<(PathBuf, String)>,
     said: Vec<String>,
+    /// A chained command asks for sshd's `%C`/`%D`: keyward must get them.
+    connection: bool,
 }
 
 /// The comments setup used to write above its tables in keyward.toml.
@@ -166,6 +168,7 @@ impl Recording {
             record,
             migrated,
             said,
+            connection: merged.chain.iter().any(ChainConfig::uses_connection),
         })
     }
 
@@ -357,7 +360,6 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     }
     let config = &config.with_sshd(found);
     let binary = binary(req.binary)?;
-    let command = command_line(&binary, req.config_path, req.fingerprint)?;
     // Another program in the slot: --chain adopts it, --replace evicts it,
     // neither refuses. Ours: written by setup, or a command line whose
     // program is this keyward (same path or same file). Its arguments prove
@@ -406,6 +408,12 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         req.config_path,
         found,
         adopt.map(|other| (other.as_str(), user.as_str())),
+    )?;
+    let command = command_line(
+        &binary,
+        req.config_path,
+        req.fingerprint,
+        recording.connection,
     )?;
     if registered(&before, &command, &user) {
         if !req.dry_run {
@@ -822,6 +830,7 @@ fn command_line(
     binary: &Path,
     config: Option<&Path>,
     fingerprint: bool,
+    connection: bool,
 ) -> Result<String, Failure> {
     let mut parts = vec![binary.display().to_string()];
     if let Some(c) = config {
@@ -848,6 +857,11 @@ fn command_line(
     // command at all for a certificate over about 96 KiB given as %k.
     let offered = if fingerprint { "%f" } else { "%k" };
     parts.extend(["keys", "%u", offered, "%h", "%U"].map(String::from));
+    // %C and %D (9.4 and later) only for a chained command that asks for
+    // them: an older sshd drops the connection on them.
+    if connection {
+        parts.extend(["%C", "%D"].map(String::from));
+    }
     Ok(parts.join(" "))
 }
 
@@ -1111,5 +1125,30 @@ mod tests {
         assert_eq!(migrated(pinned, V82).0.unwrap(), "");
         // Nothing of setup's: nothing to move.
         assert_eq!(migrated("store = \"/srv/k\"\n", V82).0, None);
+    }
+
+    #[test]
+    fn connection_tokens_are_registered_only_when_a_chain_needs_them() {
+        let bin = Path::new("/usr/bin/keyward");
+        assert_eq!(
+            command_line(bin, None, false, false).unwrap(),
+            "/usr/bin/keyward keys %u %k %h %U"
+        );
+        assert_eq!(
+            command_line(bin, None, false, true).unwrap(),
+            "/usr/bin/keyward keys %u %k %h %U %C %D"
+        );
+        let c = |command: &str| ChainConfig {
+            command: command.into(),
+            timeout: 5,
+            max_output: 1024,
+        };
+        let v105 = Sshd {
+            version: Version::new(10, 5, 1),
+            debian: false,
+        };
+        assert!(c("/x %u %C").validate(&openssh::DEFAULT).is_err());
+        assert!(c("/x %u %C %D").validate(&v105).is_ok());
+        assert!(c("/x %u %D").uses_connection() && !c("/x %u %%C").uses_connection());
     }
 }

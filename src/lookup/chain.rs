@@ -44,6 +44,9 @@ pub struct Values {
     pub key: Option<OsString>,
     pub key_type: Option<OsString>,
     pub fingerprint: Option<OsString>,
+    /// sshd's `%C` and `%D`, when sshd passed them to keyward.
+    pub connection: Option<OsString>,
+    pub rdomain: Option<OsString>,
 }
 
 #[derive(Debug)]
@@ -103,6 +106,8 @@ pub fn argv(c: &ChainConfig, values: &Values, sshd: &Sshd) -> Result<Vec<OsStrin
         ('k', values.key.as_deref()),
         ('t', values.key_type.as_deref()),
         ('f', values.fingerprint.as_deref()),
+        ('C', values.connection.as_deref()),
+        ('D', values.rdomain.as_deref()),
     ]
     .into_iter()
     .filter_map(|(t, v)| v.map(|v| (t, v)))

@@ -36,6 +36,9 @@ pub struct Request<'a> {
     /// sshd's `%h` and `%U`: the user's home and uid as sshd has them, so
     /// the home check need not ask the user database again.
     pub home_uid: Option<(&'a OsStr, &'a OsStr)>,
+    /// sshd's `%C` and `%D` (9.4 and later), only to pass on to chained
+    /// commands that ask for them.
+    pub connection: Option<(&'a OsStr, &'a OsStr)>,
 }
 
 /// What one lookup served, for the log and for callers such as tests.
@@ -192,6 +195,8 @@ fn chain_values(
         user: user.as_os_str().to_os_string(),
         uid: account.as_ref().map(|a| a.0.to_string().into()),
         home: account.map(|a| a.1),
+        connection: req.connection.map(|c| c.0.to_os_string()),
+        rdomain: req.connection.map(|c| c.1.to_os_string()),
         ..chain::Values::default()
     };
     match offered {
