@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
+use syslog::{Facility, LogFormat, Logger, LoggerBackend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Severity {
@@ -35,8 +35,33 @@ impl Severity {
 /// timeout the rest of this run's messages go to stderr.
 const SEND_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// RFC 3164's header as syslog daemons read it: `<PRI>Mmm dd hh:mm:ss
+/// keyward[PID]: `, local time, the day padded with a blank (`Dec  1`), as
+/// the RFC has it and as sshd's own lines come.
+pub struct Rfc3164 {
+    facility: Facility,
+    pid: u32,
+}
+
+impl<T: std::fmt::Display> LogFormat<T> for Rfc3164 {
+    fn format<W: Write>(
+        &self,
+        w: &mut W,
+        severity: syslog::Severity,
+        message: T,
+    ) -> syslog::Result<()> {
+        let pri = self.facility as u8 | severity as u8;
+        let head = header(pri, chrono::Local::now().naive_local(), self.pid);
+        write!(w, "{head}{message}").map_err(syslog::Error::Write)
+    }
+}
+
+fn header(pri: u8, when: chrono::NaiveDateTime, pid: u32) -> String {
+    format!("<{pri}>{} keyward[{pid}]: ", when.format("%b %e %H:%M:%S"))
+}
+
 pub struct Log {
-    backend: Option<Logger<LoggerBackend, Formatter3164>>,
+    backend: Option<Logger<LoggerBackend, Rfc3164>>,
 }
 
 impl Log {
@@ -50,10 +75,8 @@ impl Log {
     /// Connects to the syslog socket at `socket`. Never fails: an unreachable
     /// socket turns the logger into a stderr fallback.
     pub fn open(socket: &Path, facility: Facility) -> Log {
-        let formatter = Formatter3164 {
+        let formatter = Rfc3164 {
             facility,
-            hostname: None,
-            process: "keyward".into(),
             pid: std::process::id(),
         };
         let mut backend = syslog::unix_custom(formatter, socket).ok();
@@ -68,7 +91,8 @@ impl Log {
         Log { backend }
     }
 
-    pub fn send(&mut self, severity: Severity, message: &str) {
+    /// Logs `message`; true when syslog took it (false: it went to stderr).
+    pub fn send(&mut self, severity: Severity, message: &str) -> bool {
         // The word itself, since rsyslog's default format drops the priority.
         let message = format!("{}: {}", severity.label(), scrub(message, false));
         let sent = match self.backend.as_mut() {
@@ -86,19 +110,20 @@ impl Log {
             // One line per message; a failing stderr is ignored like a failing socket.
             let _ = writeln!(std::io::stderr(), "keyward: {message}");
         }
+        sent
     }
 
     pub fn err(&mut self, message: &str) {
-        self.send(Severity::Err, message)
+        self.send(Severity::Err, message);
     }
     pub fn warning(&mut self, message: &str) {
-        self.send(Severity::Warning, message)
+        self.send(Severity::Warning, message);
     }
     pub fn notice(&mut self, message: &str) {
-        self.send(Severity::Notice, message)
+        self.send(Severity::Notice, message);
     }
     pub fn info(&mut self, message: &str) {
-        self.send(Severity::Info, message)
+        self.send(Severity::Info, message);
     }
 }
 
@@ -200,6 +225,24 @@ pub fn path(p: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_header_is_rfc_3164s() {
+        let at = |d, h| {
+            chrono::NaiveDate::from_ymd_opt(2026, 12, d)
+                .unwrap()
+                .and_hms_opt(h, 5, 9)
+                .unwrap()
+        };
+        assert_eq!(
+            header(86, at(1, 7), 42),
+            "<86>Dec  1 07:05:09 keyward[42]: "
+        );
+        assert_eq!(
+            header(86, at(31, 23), 42),
+            "<86>Dec 31 23:05:09 keyward[42]: "
+        );
+    }
+
     use super::*;
 
     #[test]

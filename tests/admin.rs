@@ -835,3 +835,33 @@ fn config_shows_the_effective_settings_or_each_problem_at_its_line() {
         "{lines:?}"
     );
 }
+
+/// `check` exits 0 exactly when a login works, whatever carries the key:
+/// an unsafe store file fails keyward closed, but the user's own file in a
+/// safe home still logs them in.
+#[test]
+fn check_exit_says_whether_login_works_whatever_source_carries_the_key() {
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o755);
+    let (_, k) = t.keygen("own");
+    u.own_authorized_keys(&format!("{k}\n"), 0o600);
+    write(&t.user_file(&u.name), format!("{k}\n"), 0o664);
+    let config = t.sshd_config(22, "");
+    let check = || t.admin(&["check", "--sshd-config", config.to_str().unwrap(), &u.name]);
+    let o = check();
+    let text = stdout(&o);
+    assert_eq!(code(&o), 0, "{text}{}", stderr(&o));
+    assert!(
+        text.contains("warning: store: keyward serves nothing"),
+        "{text}"
+    );
+    // Without the user's own file nothing works: exit 1, and why.
+    std::fs::remove_file(u.home.join(".ssh/authorized_keys")).unwrap();
+    let o = check();
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("keyward serves nothing (the store, above)"),
+        "{}",
+        stdout(&o)
+    );
+}

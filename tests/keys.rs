@@ -623,3 +623,46 @@ fn symlinked_home_is_judged_by_its_real_path() {
     );
     assert!(Path::new(&link).exists());
 }
+
+/// A home warning that reached nobody (no syslog socket yet) does not use
+/// up the user's interval: the next lookup that can be heard warns.
+#[test]
+fn an_undelivered_warning_keeps_the_users_slot() {
+    let t = Tree::new();
+    let u = User::new(&homes(&t), 0o777);
+    let (_, public) = t.keygen("k");
+    u.own_authorized_keys(&format!("{public}\n"), 0o600);
+    write(&t.user_file(&u.name), format!("{public}\n"), 0o644);
+    let state = t.root.join("state/warned");
+    mkdir(&state, 0o700);
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    std::os::unix::fs::chown(&state, Some(nobody.uid.as_raw()), None).unwrap();
+    let config = |socket: &std::path::Path| {
+        format!(
+            "store = \"{}\"\n[home_check]\nwarn_interval = 3600\nstate = \"{}\"\n[syslog]\nsocket = \"{}\"\n",
+            t.store.display(),
+            state.display(),
+            socket.display()
+        )
+    };
+    let key = public.split(' ').nth(1).unwrap().to_string();
+    let home = u.home.display().to_string();
+    let uid = u.uid.to_string();
+    let args = [u.name.as_str(), &key, &home, &uid];
+    write(&t.config, config(&t.root.join("no-syslog-yet.sock")), 0o644);
+    let o = t.keys_as_nobody(&args);
+    assert!(stderr(&o).contains("sshd refuses"), "{}", stderr(&o));
+    write(&t.config, config(&t.syslog.path), 0o644);
+    let heard = |t: &Tree| {
+        t.syslog
+            .drain()
+            .iter()
+            .filter(|m| m.severity == WARNING && m.text.contains("sshd refuses"))
+            .count()
+    };
+    t.keys_as_nobody(&args);
+    assert_eq!(heard(&t), 1);
+    // Heard now: quiet for the rest of the interval.
+    t.keys_as_nobody(&args);
+    assert_eq!(heard(&t), 0);
+}

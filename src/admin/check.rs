@@ -138,11 +138,17 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         let usable = keys
             .as_deref()
             .is_some_and(|k| k.iter().any(Record::usable));
+        // A store that fails the lookup closed stops the chained commands too.
+        let chained = chained && keys.is_some();
         if !usable && !chained && !own_ok {
+            let keyward = if keys.is_none() {
+                "keyward serves nothing (the store, above)"
+            } else {
+                "keyward's store has no usable key for the user"
+            };
             r.error(
                 format!(
-                    "no key login works for {}: keyward's store has no usable key for the user, and \
-                     sshd reads none of the user's own files",
+                    "no key login works for {}: {keyward}, and sshd reads none of the user's own files",
                     user.display()
                 ),
                 Some(format!(
@@ -536,8 +542,13 @@ fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Re
     let sources = match store::read_user(&config.store, user) {
         Ok(s) => s,
         Err(e) => {
+            // Whether the login fails is said below, with the user's own
+            // files weighed: keyward fails closed, sshd still reads those.
             let failure = super::Failure::from(e);
-            r.error(format!("store: keyward serves nothing: {failure}"), None);
+            r.warning(
+                format!("store: keyward serves nothing (and no chained command's keys): {failure}"),
+                None,
+            );
             return None;
         }
     };

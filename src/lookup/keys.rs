@@ -693,9 +693,13 @@ fn home_check(config: &Config, user: &UserName, known: Option<Account>, did: &Di
     let hc = &config.home_check;
     let findings = strict_modes::check(&account, &hc.files, config.group_exception());
     // Once per user and interval, across lookups and logins.
-    if findings.is_empty() || !warned::due(&hc.state, user, hc.warn_interval) {
+    if findings.is_empty() {
         return;
     }
+    let warned::Due::Warn(stamp) = warned::due(&hc.state, user, hc.warn_interval) else {
+        return;
+    };
+    let mut delivered = false;
     let accepted = config.accepted(&account.name, &account.home);
     for finding in findings {
         let mut severity = finding.severity();
@@ -707,7 +711,10 @@ fn home_check(config: &Config, user: &UserName, known: Option<Account>, did: &Di
                 message.push_str(" (accepted in keyward.toml)");
             }
         }
-        log.send(severity, &message);
+        delivered |= log.send(severity, &message);
+    }
+    if delivered {
+        stamp.delivered();
     }
 }
 

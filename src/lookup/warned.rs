@@ -33,31 +33,60 @@ const MAGIC: &str = "keyward-warned 1 ";
 /// Larger than any record keyward writes.
 const MAX_RECORD: usize = 64;
 
-/// Whether to warn about `user` now. When it is, the time is recorded, so
-/// the next lookups within `interval` seconds stay quiet.
-pub fn due(dir: &Path, user: &UserName, interval: u64) -> bool {
-    if interval == 0 {
-        return true;
+/// Whether to warn about a user now.
+pub enum Due {
+    /// Warned within the interval.
+    Quiet,
+    /// Warn; then, once syslog took the warning, `Stamp::delivered`. A
+    /// warning that reached nobody (no socket yet, a full one) must not use
+    /// up the user's slot.
+    Warn(Stamp),
+}
+
+/// The record to stamp after a delivered warning (none when the state
+/// cannot be kept: then every lookup warns).
+pub struct Stamp(Option<(OwnedFd, u64)>);
+
+impl Stamp {
+    pub fn delivered(self) {
+        if let Some((file, now)) = self.0 {
+            let _ = write_record(&file, now);
+        }
     }
+}
+
+pub fn due(dir: &Path, user: &UserName, interval: u64) -> Due {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    check_and_stamp(dir, user.as_os_str(), now, interval).unwrap_or(true)
+    due_at(dir, user.as_os_str(), now, interval)
 }
 
-/// `None` on any doubt.
-fn check_and_stamp(dir: &Path, name: &OsStr, now: u64, interval: u64) -> Option<bool> {
-    let file = open_record(dir, name)?;
-    let mut buf = [0u8; MAX_RECORD];
-    let n = nix::sys::uio::pread(file.as_fd(), &mut buf, 0).ok()?;
-    if parse_record(&buf[..n]).is_some_and(|t| t <= now && now - t < interval) {
-        return Some(false);
+/// Any doubt (no directory, a foreign or damaged record) means warn.
+fn due_at(dir: &Path, name: &OsStr, now: u64, interval: u64) -> Due {
+    if interval == 0 {
+        return Due::Warn(Stamp(None));
     }
+    let Some(file) = open_record(dir, name) else {
+        return Due::Warn(Stamp(None));
+    };
+    let mut buf = [0u8; MAX_RECORD];
+    let recent = nix::sys::uio::pread(file.as_fd(), &mut buf, 0)
+        .ok()
+        .and_then(|n| parse_record(&buf[..n]))
+        .is_some_and(|t| t <= now && now - t < interval);
+    if recent {
+        Due::Quiet
+    } else {
+        Due::Warn(Stamp(Some((file, now))))
+    }
+}
+
+fn write_record(file: &OwnedFd, now: u64) -> Option<()> {
     let stamp = record(now);
     let written = nix::sys::uio::pwrite(file.as_fd(), stamp.as_bytes(), 0).ok()?;
     (written == stamp.len()).then_some(())?;
-    ftruncate(&file, stamp.len() as i64).ok()?;
-    Some(true)
+    ftruncate(file, stamp.len() as i64).ok()
 }
 
 /// A record as written: the magic word, the time, a newline.
@@ -114,15 +143,41 @@ mod tests {
 
     /// A state directory of our own under a root-owned 0755 parent, as
     /// setup makes it (the unit tests run as root).
-    fn state() -> std::path::PathBuf {
+    fn state(name: &str) -> std::path::PathBuf {
         let parent = Path::new("/var/lib/keyward-test/unit");
         std::fs::create_dir_all(parent).unwrap();
         std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let dir = parent.join(format!("warned-{}", std::process::id()));
+        let dir = parent.join(format!("warned-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         dir
+    }
+
+    /// What a lookup sees, with a delivered warning: Some(true) warned
+    /// (and stamped), Some(false) quiet, None warned without a record.
+    fn check_and_stamp(dir: &Path, name: &OsStr, now: u64, interval: u64) -> Option<bool> {
+        match due_at(dir, name, now, interval) {
+            Due::Quiet => Some(false),
+            Due::Warn(Stamp(None)) => None,
+            Due::Warn(stamp) => {
+                stamp.delivered();
+                Some(true)
+            }
+        }
+    }
+
+    #[test]
+    fn a_warning_nobody_heard_keeps_the_slot() {
+        if !geteuid().is_root() {
+            return;
+        }
+        let dir = state("slot");
+        let carol = OsStr::new("carol");
+        assert!(matches!(due_at(&dir, carol, 100, 3600), Due::Warn(_)));
+        // Not delivered: the next lookup warns again.
+        assert!(matches!(due_at(&dir, carol, 101, 3600), Due::Warn(_)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -130,7 +185,7 @@ mod tests {
         if !geteuid().is_root() {
             return; // tests/run.sh runs as root; the chain must be root's.
         }
-        let dir = state();
+        let dir = state("interval");
         let alice = OsStr::new("alice");
         assert_eq!(check_and_stamp(&dir, alice, 1000, 3600), Some(true));
         assert_eq!(check_and_stamp(&dir, alice, 1001, 3600), Some(false));

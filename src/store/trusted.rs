@@ -141,6 +141,21 @@ impl fmt::Display for UnsafePath {
                 "{} is a symbolic link; keyward follows none: replace it with the real file or directory",
                 log::path(p)
             ),
+            // A root-owned directory with the sticky or setgid bit (/tmp,
+            // /var/tmp, /var/mail) is writable by others by design: never
+            // advise changing a system directory.
+            UnsafePath::BadOwnerOrMode { path, uid: 0, mode }
+                if mode & 0o170000 == 0o040000 && mode & 0o3000 != 0 =>
+            {
+                write!(
+                    f,
+                    "{} is a shared directory (mode {:04o}, owned by root) that others may write by \
+                     design; keyward trusts nothing under it: move the file into a directory only \
+                     root can write, such as /etc/keyward",
+                    log::path(path),
+                    mode & 0o7777
+                )
+            }
             UnsafePath::BadOwnerOrMode { path, uid, mode } => {
                 let p = log::path(path);
                 let mut fixes = Vec::new();
@@ -364,14 +379,26 @@ mod tests {
     }
 
     #[test]
-    fn world_writable_tmp_is_refused_with_a_fix() {
-        // /tmp is 1777 on every Linux system this runs on.
-        let err = open(Path::new("/tmp")).unwrap_err();
+    fn world_writable_tmp_is_refused_and_left_alone() {
+        // /tmp is 1777 on every Linux system this runs on: the fix is to
+        // move the file, never to change /tmp.
+        let err = open(Path::new("/tmp/keyward.toml")).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, UnsafePath::BadOwnerOrMode { .. }), "{msg}");
         assert!(
-            msg.contains("chmod o-w /tmp") || msg.contains("chmod go-w /tmp"),
+            msg.contains("move the file into a directory only root can write"),
             "{msg}"
+        );
+        assert!(!msg.contains("chmod"), "{msg}");
+        // A directory an admin opened by mistake still gets the chmod.
+        let plain = UnsafePath::BadOwnerOrMode {
+            path: "/srv/keys".into(),
+            uid: 0,
+            mode: 0o40777,
+        };
+        assert!(
+            plain.to_string().contains("chmod go-w /srv/keys"),
+            "{plain}"
         );
     }
 
