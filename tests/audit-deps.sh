@@ -6,7 +6,7 @@
 #
 # Fails on a crate with a vulnerability advisory that is compiled into
 # keyward: cargo-audit reads the whole Cargo.lock, which also lists optional
-# dependencies no feature turns on (ssh-key's `rsa`, for one), so each
+# dependencies no feature turns on, so each
 # finding is kept only if `cargo tree` shows the crate in the normal or build
 # dependencies for this machine. First the gate must fail on a fixture crate
 # that compiles in a known-vulnerable dependency.

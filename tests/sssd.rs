@@ -149,6 +149,41 @@ fn slapd(dir: &Path, port: u16, user: &str, uid: u32, home: &Path, public: &str)
     d
 }
 
+/// `sss` in /etc/nsswitch.conf for the test's duration only: the file as
+/// it was comes back when this is dropped, however the test ends.
+/// (tests/run.sh puts back what installing libnss-sss changed there.)
+struct Nss {
+    before: Vec<u8>,
+}
+
+impl Nss {
+    const PATH: &str = "/etc/nsswitch.conf";
+
+    fn with_sss() -> Nss {
+        let before = fs::read(Self::PATH).unwrap();
+        let text = String::from_utf8_lossy(&before)
+            .lines()
+            .map(|l| match l.split_once(':') {
+                Some((db @ ("passwd" | "group"), rest))
+                    if !rest.split_whitespace().any(|s| s == "sss") =>
+                {
+                    format!("{db}:{rest} sss")
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        fs::write(Self::PATH, format!("{text}\n")).unwrap();
+        Nss { before }
+    }
+}
+
+impl Drop for Nss {
+    fn drop(&mut self) {
+        let _ = fs::write(Self::PATH, &self.before);
+    }
+}
+
 fn sssd(dir: &Path, port: u16, user: &str) -> Daemon {
     // One sssd per machine: its caches live at fixed paths. Start clean, so
     // an earlier run's answers cannot stand in for this one's.
@@ -206,6 +241,7 @@ fn ldap_keys_through_sssd_and_store_keys_through_keyward_share_one_sshd() {
             return;
         }
     }
+    let _nss = Nss::with_sss();
     let t = Tree::new();
     let homes = homes(&t);
     let local = User::new(&homes, 0o755);
