@@ -43,10 +43,15 @@ pub enum Command {
     /// Print USER's authorized_keys lines (the AuthorizedKeysCommand)
     #[command(
         disable_help_flag = true,
-        long_about = "Print USER's authorized_keys lines from the store on stdout.\n\n\
-            With FINGERPRINT (sshd's %f, SHA256:... or MD5:...), print only the line(s) for that \
-            key plus every cert-authority line. HOME and UID (sshd's %h and %U) spare the home \
-            check a user-database lookup. Every argument is taken as data, never as an \
+        long_about = "Print USER's authorized_keys lines from the store on stdout. sshd runs \
+            this as registered by keyward setup: keys %u %k %h %U.\n\n\
+            With KEY (sshd's %k, the offered key or certificate in base64), print only the lines \
+            sshd can use for it: those of exactly that key, or for a certificate the \
+            cert-authority lines of the CA that signed it. With FINGERPRINT (sshd's %f, \
+            SHA256:... or MD5:...), the line(s) for that key plus every cert-authority line. \
+            HOME and UID (sshd's %h and %U) spare the home check a user-database lookup. \
+            CONNECTION and RDOMAIN (sshd's %C and %D, 9.4 and later) are only passed on to \
+            chained commands that use them. Every argument is taken as data, never as an \
             option. On any doubt nothing is printed and the exit status is non-zero; the reason \
             goes to syslog."
     )]

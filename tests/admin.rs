@@ -865,3 +865,24 @@ fn check_exit_says_whether_login_works_whatever_source_carries_the_key() {
         stdout(&o)
     );
 }
+
+/// An account that does not exist: check says so and what to do, and
+/// suggests nothing that needs the account (no `keyward import`).
+#[test]
+fn check_of_an_unknown_user_suggests_no_import() {
+    let t = Tree::new();
+    let config = t.sshd_config(22, "");
+    let o = t.admin(&[
+        "check",
+        "--sshd-config",
+        config.to_str().unwrap(),
+        "kwtnosuchuser",
+    ]);
+    let text = stdout(&o);
+    assert_eq!(code(&o), 1, "{text}");
+    assert!(
+        text.contains("no user kwtnosuchuser in the user database"),
+        "{text}"
+    );
+    assert!(!text.contains("keyward import"), "{text}");
+}

@@ -82,7 +82,7 @@ fn dsm_release_logs_in_and_check_explains_a_line_it_cannot_read() {
     let text = stdout(&o);
     assert_eq!(code(&o), 0, "{text}{}", stderr(&o));
     assert!(
-        text.contains("ok:      sshd: OpenSSH 8.2p1 (recorded in keyward.toml)"),
+        text.contains("ok:      sshd: OpenSSH 8.2p1 (recorded by keyward setup)"),
         "{text}"
     );
     assert!(

@@ -26,12 +26,12 @@ pub fn run(config: &Config, out: &mut Out) -> Outcome {
     let mut r = Report::default();
     if config.sshd_recorded() {
         r.info(format!(
-            "lines are judged as {} reads them ([sshd] in keyward.toml)",
+            "lines are judged as {} reads them (recorded by keyward setup)",
             config.sshd().describe()
         ));
     } else {
         r.info(format!(
-            "no sshd recorded in keyward.toml: lines are judged as {} (Debian 12) reads them; \
+            "no sshd recorded by keyward setup: lines are judged as {} (Debian 12) reads them; \
              `keyward setup` records the installed one",
             crate::openssh::DEFAULT.describe()
         ));

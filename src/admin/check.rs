@@ -67,7 +67,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     // In the order the lines refer to each other: sshd's settings, the
     // store, then the command tried with a key from that store.
     let mut store_report = Report::default();
-    let keys = store_keys(config, &user, &mut store_report);
+    let keys = store_keys(config, &user, account.is_some(), &mut store_report);
     // Keys for the user from chained commands.
     let mut chained = false;
     if let Some(s) = &settings {
@@ -180,14 +180,14 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
 /// installed.
 fn release(config: &Config, sshd_path: &Path, r: &mut Report) {
     let judged = config.sshd();
-    let fix = || Some("keyward setup (records the installed sshd in keyward.toml)".to_string());
+    let fix = || Some("keyward setup (records the installed sshd)".to_string());
     match (sshd::identify(sshd_path), config.sshd_recorded()) {
         (Ok(found), true) if found == judged => r.ok(format!(
-            "sshd: {} (recorded in keyward.toml); lines, homes and the command are judged as it reads them",
+            "sshd: {} (recorded by keyward setup); lines, homes and the command are judged as it reads them",
             found.describe()
         )),
         (Ok(found), false) if found == judged => r.info(format!(
-            "sshd: {} is {}, keyward's default (nothing recorded in keyward.toml; `keyward setup` records it)",
+            "sshd: {} is {}, keyward's default (nothing recorded; `keyward setup` records it)",
             sshd_path.display(),
             found.describe()
         )),
@@ -197,7 +197,7 @@ fn release(config: &Config, sshd_path: &Path, r: &mut Report) {
                 sshd_path.display(),
                 found.describe(),
                 judged.describe(),
-                if recorded { " (recorded in keyward.toml)" } else { " (nothing recorded; the default)" }
+                if recorded { " (recorded by keyward setup)" } else { " (nothing recorded; the default)" }
             ),
             fix(),
         ),
@@ -538,7 +538,12 @@ fn try_command(
 }
 
 /// The user's keys in the store, with what is wrong with them.
-fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Record>> {
+fn store_keys(
+    config: &Config,
+    user: &UserName,
+    known: bool,
+    r: &mut Report,
+) -> Option<Vec<Record>> {
     let sources = match store::read_user(&config.store, user) {
         Ok(s) => s,
         Err(e) => {
@@ -565,12 +570,12 @@ fn store_keys(config: &Config, user: &UserName, r: &mut Report) -> Option<Vec<Re
         );
     }
     report_invalid(r, &keys.invalid, "store: ", "line skipped", true);
-    if usable == 0 {
+    if usable == 0 && known {
         r.warning(
             format!("store: no usable key for {u}: keyward serves nothing, sshd can only use the user's own files"),
             Some(format!("keyward import {u}, or keyward add {u} KEYFILE")),
         );
-    } else {
+    } else if usable > 0 {
         r.ok(format!(
             "store: {usable} key(s) for {u} in {} file(s)",
             sources.len()

@@ -339,7 +339,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
     }
 
     // Which sshd this is decides how every line, home and command is
-    // judged from now on; setup records it in keyward.toml.
+    // judged from now on; setup records it (`Recording`).
     let found = sshd::identify(req.sshd).map_err(|e| {
         Failure::new(
             Exit::Config,

@@ -71,6 +71,9 @@ pub enum LineError {
         blob: String,
     },
     BadOption(&'static str),
+    /// sshd's "unknown key option", with the option's name as written
+    /// (escaped, at most 40 bytes).
+    UnknownOption(String),
     Certificate,
     PrincipalsWithoutCa,
     /// A `from=` list sshd calls invalid: it refuses the key for every client.
@@ -109,6 +112,9 @@ impl fmt::Display for LineError {
                 esc(blob)
             ),
             LineError::BadOption(reason) => write!(f, "bad key options: {reason}"),
+            LineError::UnknownOption(name) => {
+                write!(f, "bad key options: unknown key option \"{name}\"")
+            }
             LineError::Certificate => write!(
                 f,
                 "a certificate never matches as a key line; add the CA's public key with cert-authority instead"
@@ -410,6 +416,8 @@ fn parse_options(mut s: &[u8], sshd: &Sshd) -> Result<(Options, bool, Option<Vec
     let (mut opens, mut listens) = (0usize, 0usize);
     let has = |name: &str| sshd.option_needs(name).is_none();
     while !s.is_empty() && !is_blank(s[0]) {
+        // For the error: the option as written, before a matcher moves on.
+        let option = s;
         if has("restrict") && flag(&mut s, b"restrict", false) {
         } else if flag(&mut s, b"cert-authority", false) {
             opts.cert_authority = true;
@@ -462,7 +470,18 @@ fn parse_options(mut s: &[u8], sshd: &Sshd) -> Result<(Options, bool, Option<Vec
         match s.first() {
             None | Some(b' ' | b'\t') => break,
             Some(b',') => s = &s[1..],
-            Some(_) => return Err(LineError::BadOption("unknown key option")),
+            Some(_) => {
+                let end = option
+                    .iter()
+                    .position(|&c| matches!(c, b'=' | b',' | b' ' | b'\t'))
+                    .unwrap_or(option.len());
+                let name = &option[..end.min(40)];
+                let more = if end > 40 { "..." } else { "" };
+                return Err(LineError::UnknownOption(format!(
+                    "{}{more}",
+                    crate::log::escape(name)
+                )));
+            }
         }
     }
     Ok((opts, principals, from))
@@ -739,10 +758,19 @@ mod tests {
 
     #[test]
     fn options_sshd_rejects_with_its_reason() {
+        // Named as written, escaped, at most 40 bytes.
+        for (opts, name) in [
+            ("no-ptyx", "no-ptyx"),
+            ("bogus=\"1\"", "bogus"),
+            ("no-restrict", "no-restrict"),
+            ("pty,\x1b[31m", "\\x1b[31m"),
+            (&"x".repeat(50), &format!("{}...", "x".repeat(40))),
+        ] {
+            let e = err(&format!("{opts} {ED}"));
+            assert_eq!(e, LineError::UnknownOption(name.to_string()), "{opts}");
+            assert!(e.to_string().contains("unknown key option"));
+        }
         for (opts, reason) in [
-            ("no-ptyx", "unknown key option"),
-            ("bogus", "unknown key option"),
-            ("no-restrict", "unknown key option"),
             ("command=echo", "missing start quote"),
             (r#"command="a",command="b""#, "multiple \"command\" clauses"),
             (r#"from="a",from="b""#, "multiple \"from\" clauses"),
@@ -824,7 +852,7 @@ mod tests {
         );
         assert_eq!(
             err(&format!("no-pty\r {ED}")),
-            LineError::BadOption("unknown key option")
+            LineError::UnknownOption("no-pty\\x0d".into())
         );
     }
 
