@@ -19,7 +19,7 @@ if [ -e /usr/bin/keyward ] && ! dpkg -S /usr/bin/keyward >/dev/null 2>&1; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in openssh-server openssh-client rpm python3 lintian; do
+for pkg in openssh-server openssh-client rpm python3 lintian sudo; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] || { apt-get update -q && apt-get install -y -q "${need[@]}"; }
@@ -131,4 +131,39 @@ dpkg --purge keyward
 [ ! -e /usr/bin/keyward ] && [ ! -e /etc/keyward/keyward.toml ] || die "purge left package files"
 [ -f "/etc/keyward/users/$USER_NAME" ] || die "purge removed the admin's keys"
 say "undo and purge: sshd as before, the admin's keys kept"
+
+# packaging/install.sh under sudo, as an admin whose Rust is in their own
+# account: sudo's secure_path has no ~/.cargo/bin. Their cargo here is a
+# stand-in that records who ran it and takes the binary built above.
+ADMIN=kwtadm$$
+useradd -m -s /bin/bash "$ADMIN"
+printf '%s ALL=(root) NOPASSWD: ALL\n' "$ADMIN" > /etc/sudoers.d/keyward-test
+chmod 0440 /etc/sudoers.d/keyward-test
+install_cleanup() {
+    rm -f /etc/sudoers.d/keyward-test /usr/bin/keyward /usr/share/man/man8/keyward.8 /usr/share/man/man5/keyward.toml.5 \
+        /usr/share/bash-completion/completions/keyward /usr/share/zsh/vendor-completions/_keyward \
+        /etc/keyward/keyward.toml
+    userdel -r "$ADMIN" >/dev/null 2>&1 || true
+    cleanup
+}
+trap install_cleanup EXIT INT TERM
+home=$(getent passwd "$ADMIN" | cut -d: -f6)
+runuser -u "$ADMIN" -- mkdir "$home/keyward"
+git archive HEAD | runuser -u "$ADMIN" -- tar -x -C "$home/keyward"
+install -d -o "$ADMIN" -g "$ADMIN" "$home/.cargo" "$home/.cargo/bin"
+cat > "$home/.cargo/bin/cargo" <<STANDIN
+#!/bin/sh
+[ "\$*" = "build --release --locked" ] || exit 2
+id -un > built-by
+mkdir -p target/release && cp "$PWD/target/release/keyward" target/release/keyward
+STANDIN
+chown "$ADMIN:" "$home/.cargo/bin/cargo"; chmod 0755 "$home/.cargo/bin/cargo"
+runuser -u "$ADMIN" -- bash -c "cd ~/keyward && sudo bash packaging/install.sh --dry-run" > "$WORK.install.log" 2>&1 \
+    || { cat "$WORK.install.log" >&2; die "sudo bash packaging/install.sh failed for an admin with their own cargo"; }
+[ "$(cat "$home/keyward/built-by")" = "$ADMIN" ] || die "install.sh did not build as $ADMIN, who ran sudo"
+[ "$(stat -c %U "$home/keyward/target/release/keyward")" = "$ADMIN" ] || die "install.sh left root's files in $ADMIN's tree"
+[ -x /usr/bin/keyward ] || die "install.sh did not install /usr/bin/keyward"
+[ "$(snapshot)" = "$before" ] || die "install.sh with setup --dry-run changed sshd"
+rm -f "$WORK.install.log"
+say "install.sh under sudo: built as $ADMIN with their own cargo, installed, sshd unchanged (dry run)"
 say "ok"
