@@ -513,9 +513,12 @@ impl Config {
         h.accepted_users
             .iter()
             .any(|u| u.as_bytes() == user.as_bytes())
-            || h.accepted_homes
-                .iter()
-                .any(|p| glob(p.as_bytes(), home.as_os_str().as_encoded_bytes()))
+            || h.accepted_homes.iter().any(|p| {
+                crate::openssh::c_library::shell_match(
+                    p.as_bytes(),
+                    home.as_os_str().as_encoded_bytes(),
+                )
+            })
     }
 }
 
@@ -556,34 +559,6 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
                 .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
         .map(|i| i + 1)
-}
-
-/// `fnmatch` with `*` and `?` only (a `*` may match `/`): enough for
-/// "/volume1/homes/*" and kept small on purpose.
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -631,9 +606,10 @@ mod tests {
         assert!(!c.accepted("x".as_ref(), Path::new("/h/abcd")));
         assert!(!c.accepted("alice".as_ref(), Path::new("/home/alice")));
         assert!(!c.accepted("alice".as_ref(), Path::new("/volume1/homesx")));
-        assert!(glob(b"*", b""));
-        assert!(glob(b"/a/*/c", b"/a/b/b/c"));
-        assert!(!glob(b"/a/*/c", b"/a/b/d"));
+        // As the shell: `*` and `?` never match a `/`.
+        assert!(c.accepted("x".as_ref(), Path::new("/volume1/homes/alice")));
+        assert!(!c.accepted("x".as_ref(), Path::new("/volume1/homes/alice/sub")));
+        assert!(!c.accepted("x".as_ref(), Path::new("/h/a/c")));
         assert!(parse("[home_check]\naccepted_homes = [\"volume1/*\"]").is_err());
     }
 

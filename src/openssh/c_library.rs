@@ -228,6 +228,17 @@ pub fn start_as(
     }
 }
 
+/// Whether `text` matches the shell pattern `pattern` as the shell matches
+/// paths (`fnmatch` with `FNM_PATHNAME`: `*`, `?` and `[...]` never match
+/// a `/`). A pattern or text with a NUL matches nothing.
+pub fn shell_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (Ok(p), Ok(t)) = (CString::new(pattern), CString::new(text)) else {
+        return false;
+    };
+    // SAFETY: both are NUL-terminated strings that live across the call.
+    unsafe { libc::fnmatch(p.as_ptr(), t.as_ptr(), libc::FNM_PATHNAME) == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
