@@ -133,46 +133,14 @@ pub fn block(text: &str) -> Option<&str> {
     Some(&text[start..end])
 }
 
-/// A unified diff of two texts that differ by one inserted or removed run
-/// of lines (all `setup` ever does), for `--dry-run`.
+/// A unified diff (`diff -u`, three lines of context) of what setup would
+/// change, for `--dry-run`.
 pub fn diff(old_name: &str, new_name: &str, old: &str, new: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let tail = a[head..]
-        .iter()
-        .rev()
-        .zip(b[head..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let ctx = 3;
-    let from = head.saturating_sub(ctx);
-    let (a_end, b_end) = (a.len() - tail, b.len() - tail);
-    let a_to = (a_end + ctx).min(a.len());
-    let b_to = (b_end + ctx).min(b.len());
-    let mut out = format!("--- {old_name}\n+++ {new_name}\n");
-    // An empty range starts at the line before it, as diff(1) writes it.
-    let start = |n: usize| if n == 0 { from } else { from + 1 };
-    out.push_str(&format!(
-        "@@ -{},{} +{},{} @@\n",
-        start(a_to - from),
-        a_to - from,
-        start(b_to - from),
-        b_to - from
-    ));
-    for l in &a[from..head] {
-        out.push_str(&format!(" {l}\n"));
-    }
-    for l in &a[head..a_end] {
-        out.push_str(&format!("-{l}\n"));
-    }
-    for l in &b[head..b_end] {
-        out.push_str(&format!("+{l}\n"));
-    }
-    for l in &a[a_end..a_to] {
-        out.push_str(&format!(" {l}\n"));
-    }
-    out
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -254,17 +222,36 @@ mod tests {
         );
     }
 
+    /// The hunks are GNU diff's own (the headers carry no timestamps).
     #[test]
-    fn diff_shows_the_inserted_lines_with_context() {
-        let old = "a\nb\nc\nd\n";
-        let new = "a\nb\nX\nY\nc\nd\n";
-        assert_eq!(
-            diff("old", "new", old, new),
-            "--- old\n+++ new\n@@ -1,4 +1,6 @@\n a\n b\n+X\n+Y\n c\n d\n"
-        );
-        assert_eq!(
-            diff("/dev/null", "f", "", "X\n"),
-            "--- /dev/null\n+++ f\n@@ -0,0 +1,1 @@\n+X\n"
-        );
+    fn diff_is_what_diff_u_prints() {
+        let dir = std::env::temp_dir().join(format!("keyward-diff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (old, new) in [
+            ("a\nb\nc\nd\n", "a\nb\nX\nY\nc\nd\n"),
+            ("", "X\n"),
+            ("X\n", ""),
+            (
+                DSM,
+                &insert_block(DSM, "/usr/bin/keyward keys %u %k", "nobody"),
+            ),
+            ("1\n2\n3\n4\n5\n6\n7\n8\n9\n", "1\n2\nx\n4\n5\n6\n7\n8\ny\n"),
+        ] {
+            let (a, b) = (dir.join("a"), dir.join("b"));
+            std::fs::write(&a, old).unwrap();
+            std::fs::write(&b, new).unwrap();
+            let out = std::process::Command::new("diff")
+                .arg("-u")
+                .arg(&a)
+                .arg(&b)
+                .output()
+                .unwrap();
+            let gnu = String::from_utf8(out.stdout).unwrap();
+            let hunks = |d: &str| d.lines().skip(2).collect::<Vec<_>>().join("\n");
+            let ours = diff("a", "b", old, new);
+            assert!(ours.starts_with("--- a\n+++ b\n"), "{ours}");
+            assert_eq!(hunks(&ours), hunks(&gnu), "{old:?} -> {new:?}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
