@@ -5,7 +5,8 @@
 # "GLIBC_2.28 not found"), and check that no symbol needs a newer glibc.
 # Usage: bash packaging/build-dsm.sh   -> target/dsm/keyward-x86_64
 # Needs: rustup, python3 with venv (zig comes from PyPI's ziglang), objdump.
-# Other DSM CPUs (aarch64, armv7): see the README, "Synology DSM".
+# Other DSM CPUs: TARGET=aarch64-unknown-linux-gnu or armv7-unknown-linux-gnueabihf;
+# packaging/release.sh builds every release file from this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
