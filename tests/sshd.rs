@@ -10,7 +10,7 @@ use std::process::Command;
 
 use common::*;
 
-/// sshd with the config the README documents, plus test-only settings.
+/// sshd with the config docs/admin-guide.md documents, plus test-only settings.
 fn start(t: &Tree) -> Sshd {
     let port = free_port();
     let config = t.sshd_config(port, "AuthorizedKeysFile .ssh/authorized_keys\n");

@@ -144,7 +144,7 @@ impl Tree {
         sshd_like(&mut cmd)
     }
 
-    /// The sshd_config the README documents, pointed at this tree's binary
+    /// The sshd_config docs/admin-guide.md documents, pointed at this tree's binary
     /// and config, listening on 127.0.0.1:`port`, with `extra` lines first
     /// (sshd takes the first value of a keyword).
     pub fn sshd_config(&self, port: u16, extra: &str) -> PathBuf {
