@@ -199,6 +199,11 @@ pub enum Command {
         shell: Shell,
     },
 
+    /// Print the keyward(8) man page: packaging/man/keyward.8.in with the
+    /// synopsis and each command's options generated from this parser
+    #[command(hide = true)]
+    Man,
+
     /// Check keyward.toml: print the effective configuration, or each problem with its line
     Config {
         /// Print one JSON document instead of text
@@ -221,6 +226,54 @@ pub enum Shell {
 }
 
 /// The completion script for `shell`, generated from the parser itself.
+/// keyward(8): the hand-kept prose of packaging/man/keyward.8.in, with
+/// the synopsis of every admin command and each one's option list made by
+/// clap_mangen from the parser itself, so that they cannot drift from what
+/// keyward accepts.
+pub fn man_page() -> String {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    // clap_mangen writes a section header and its string definitions first;
+    // the template has the definitions once, and the sections its own way.
+    let body = |render: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| -> String {
+        let mut out = Vec::new();
+        let _ = render(&mut out);
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| !l.starts_with(".SH ") && !l.starts_with(".ie ") && !l.starts_with(".el "))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let named = |name: &str| {
+        let sub = cmd.find_subcommand(name).map(|s| {
+            s.clone()
+                .bin_name(format!("keyward [--config FILE] {name}"))
+                .display_name(format!("keyward [--config FILE] {name}"))
+        });
+        sub.map(clap_mangen::Man::new)
+    };
+    let mut page = include_str!("../packaging/man/keyward.8.in").to_string();
+    let admin: Vec<&str> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "keys")
+        .map(|s| s.get_name())
+        .collect();
+    let synopsis: Vec<String> = admin
+        .iter()
+        .filter_map(|name| named(name))
+        .map(|man| body(&|w: &mut Vec<u8>| man.render_synopsis_section(w)))
+        .collect();
+    page = page.replace(".\\\" @SYNOPSIS@\n", &synopsis.join(".br\n"));
+    for name in &admin {
+        let marker = format!(".\\\" @OPTIONS {name}@\n");
+        if let Some(man) = named(name) {
+            let options = body(&|w: &mut Vec<u8>| man.render_options_section(w));
+            page = page.replace(&marker, &format!(".RS\n{options}.RE\n"));
+        }
+    }
+    page
+}
+
 pub fn completions(shell: Shell) -> Vec<u8> {
     use clap::CommandFactory;
     let mut out = Vec::new();
@@ -363,6 +416,12 @@ fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
 }
 
 fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
+    if let Command::Man = command {
+        return std::io::stdout()
+            .write_all(man_page().as_bytes())
+            .map(|()| Exit::Ok)
+            .map_err(|e| admin::Failure::new(Exit::IoErr, format!("cannot write: {e}")));
+    }
     if let Command::Completions { shell } = command {
         return std::io::stdout()
             .write_all(&completions(shell))
@@ -379,7 +438,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
     }
     let config = admin::load_config(config_path)?;
     let json = match &command {
-        Command::Keys { .. } | Command::Completions { .. } => false,
+        Command::Keys { .. } | Command::Completions { .. } | Command::Man => false,
         Command::Add { json, .. }
         | Command::Remove { json, .. }
         | Command::List { json, .. }
@@ -469,7 +528,7 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
         }
         Command::Index { users, .. } => admin::reindex::run(&config, &users, out),
         Command::Audit { .. } => admin::audit::run(&config, out),
-        Command::Config { .. } | Command::Completions { .. } => Ok(Exit::Usage),
+        Command::Config { .. } | Command::Completions { .. } | Command::Man => Ok(Exit::Usage),
     }
 }
 
@@ -565,6 +624,18 @@ mod tests {
     }
 
     #[test]
+    fn packaged_man_page_is_what_the_parser_generates() {
+        // After changing an option or the template:
+        // keyward man > packaging/man/keyward.8
+        let page = man_page();
+        assert!(
+            !page.contains("@SYNOPSIS@") && !page.contains("@OPTIONS"),
+            "{page}"
+        );
+        assert_eq!(page, include_str!("../packaging/man/keyward.8"));
+    }
+
+    #[test]
     fn packaged_completions_are_what_the_parser_generates() {
         // After changing an option: keyward completions bash > packaging/completions/keyward.bash
         // and keyward completions zsh > packaging/completions/_keyward.
@@ -614,7 +685,11 @@ mod man_page {
             let name = sub.get_name();
             let Some(block) = synopsis
                 .split(".br")
-                .find(|b| b.lines().any(|l| l == format!(".B {name}")))
+                // `keys` is written by hand; the others come from clap_mangen.
+                .find(|b| {
+                    b.lines().any(|l| l == format!(".B {name}"))
+                        || b.contains(&format!(" {name}\\fR"))
+                })
             else {
                 missing.push(name.to_string());
                 continue;

@@ -46,6 +46,9 @@ _keyward() {
             keyward,list)
                 cmd="keyward__subcmd__list"
                 ;;
+            keyward,man)
+                cmd="keyward__subcmd__man"
+                ;;
             keyward,remove)
                 cmd="keyward__subcmd__remove"
                 ;;
@@ -82,6 +85,9 @@ _keyward() {
             keyward__subcmd__help,list)
                 cmd="keyward__subcmd__help__subcmd__list"
                 ;;
+            keyward__subcmd__help,man)
+                cmd="keyward__subcmd__help__subcmd__man"
+                ;;
             keyward__subcmd__help,remove)
                 cmd="keyward__subcmd__help__subcmd__remove"
                 ;;
@@ -95,7 +101,7 @@ _keyward() {
 
     case "${cmd}" in
         keyward)
-            opts="-h -V --config --help --version keys add remove list import check index setup completions config audit help"
+            opts="-h -V --config --help --version keys add remove list import check index setup completions man config audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -191,7 +197,7 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__help)
-            opts="keys add remove list import check index setup completions config audit help"
+            opts="keys add remove list import check index setup completions man config audit help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -344,6 +350,20 @@ _keyward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        keyward__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         keyward__subcmd__help__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -428,6 +448,20 @@ _keyward() {
             ;;
         keyward__subcmd__list)
             opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyward__subcmd__man)
+            opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
