@@ -548,3 +548,28 @@ fn a_linked_sshd_config_stays_a_link() {
     );
     assert_eq!(fs::read_to_string(&real).unwrap(), text);
 }
+
+/// The directories setup makes for its record are 0755 whatever the
+/// admin's umask: the lookup trusts nothing under a directory others may
+/// write, and would refuse every login.
+#[test]
+fn setup_under_a_loose_umask_leaves_nothing_writable() {
+    let t = Tree::new();
+    let (config, _) = debian(&t, "");
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "umask 0002; exec {} --config {} setup --binary {} --sshd-config {}",
+            t.bin.display(),
+            t.config.display(),
+            t.bin.display(),
+            config.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let state = fs::metadata(t.root.join("state")).unwrap();
+    assert_eq!(state.mode() & 0o7777, 0o755);
+    let o = t.keys_as_nobody(&["nosuchuser"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}

@@ -17,6 +17,24 @@ fn start(t: &Tree) -> Sshd {
     Sshd::start(&config, &[], port, &t.root.join("sshd.log"))
 }
 
+/// sshd that reads no user file and asks keyward with `offered` (`%k` or
+/// `%f`) for the key.
+fn start_asking(t: &Tree, offered: &str) -> Sshd {
+    let port = free_port();
+    let config = t.sshd_config(
+        port,
+        &format!(
+            "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u {offered} %h %U\n",
+            t.bin.display(),
+            t.config.display()
+        ),
+    );
+    let log = t
+        .root
+        .join(format!("sshd-{}.log", offered.trim_start_matches('%')));
+    Sshd::start(&config, &[], port, &log)
+}
+
 fn setup(home_mode: u32) -> (Tree, User) {
     let t = Tree::new();
     let homes = t.root.join("homes");
@@ -380,16 +398,7 @@ fn offered_key_k_selects_exactly_the_line_sshd_can_use() {
         format!("{other}\ncert-authority {other_ca}\n{public}\ncert-authority {ca_public}\n"),
         0o644,
     );
-    let port = free_port();
-    let config = t.sshd_config(
-        port,
-        &format!(
-            "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u %k %h %U\n",
-            t.bin.display(),
-            t.config.display()
-        ),
-    );
-    let sshd = Sshd::start(&config, &[], port, &t.root.join("sshd.log"));
+    let sshd = start_asking(&t, "%k");
 
     // What sshd gets for each: the plain key's own line, the signing CA's line.
     let b64 = |line: &str| line.split(' ').nth(1).unwrap().to_string();
@@ -464,16 +473,7 @@ fn certificates_as_ssh_keygen_makes_them_log_in_through_k() {
         format!("cert-authority ssh-ed25519 {} ca\n", b64.encode(&short)),
         0o644,
     );
-    let port = free_port();
-    let config = t.sshd_config(
-        port,
-        &format!(
-            "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u %k %h %U\n",
-            t.bin.display(),
-            t.config.display()
-        ),
-    );
-    let sshd = Sshd::start(&config, &[], port, &t.root.join("sshd.log"));
+    let sshd = start_asking(&t, "%k");
     let cases: [(&str, &[&[u8]]); 4] = [
         ("forever", &[b"-I", b"forever"]),
         ("always", &[b"-I", b"always", b"-V", b"always:forever"]),
@@ -545,21 +545,7 @@ fn a_certificate_too_large_for_k_logs_in_through_f() {
         0o644,
     );
     for (token, works) in [("%k", false), ("%f", true)] {
-        let port = free_port();
-        let config = t.sshd_config(
-            port,
-            &format!(
-                "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u {token} %h %U\n",
-                t.bin.display(),
-                t.config.display()
-            ),
-        );
-        let sshd = Sshd::start(
-            &config,
-            &[],
-            port,
-            &t.root.join(format!("sshd-{token}.log")),
-        );
+        let sshd = start_asking(&t, token);
         let out = sshd.ssh(&key, &u.name, "true");
         assert_eq!(
             out.status.code() == Some(0),

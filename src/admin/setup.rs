@@ -10,7 +10,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -176,8 +176,18 @@ impl Recording {
     /// what was there before, to put back if a later step fails.
     fn write(&self) -> Result<Vec<Saved>, Failure> {
         let mut saved = vec![Saved::take(&self.record_path)?];
-        if let Some(dir) = self.record_path.parent() {
-            fs::create_dir_all(dir).map_err(|e| io_failure(dir, e))?;
+        if let Some(dir) = self.record_path.parent()
+            && !dir.is_dir()
+        {
+            // 0755 whatever the umask: the lookup trusts nothing under a
+            // directory others may write, and would fail closed.
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .map_err(|e| io_failure(dir, e))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+                .map_err(|e| io_failure(dir, e))?;
         }
         write_file(&self.record_path, self.record.to_toml().as_bytes())?;
         if let Some((path, text)) = &self.migrated {
