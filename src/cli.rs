@@ -362,10 +362,13 @@ fn sshd_command_line(args: &[OsString]) -> Option<(Option<&Path>, &[OsString])> 
 
 fn run_keys(config: Option<&Path>, args: &[OsString]) -> Exit {
     // `keyward keys --help` typed by a person. Safe to single out: sshd
-    // runs the command with stdin on /dev/null, never a terminal, so a
-    // user called `--help` logging in is still looked up as a user.
+    // runs the command with stdin on /dev/null and stdout on a pipe, never
+    // a terminal, so a user called `--help` logging in is still looked up
+    // as a user; a person has a terminal on one side or the other.
     if let [one] = args {
-        if (one == "--help" || one == "-h") && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let person = std::io::IsTerminal::is_terminal(&std::io::stdin())
+            || std::io::IsTerminal::is_terminal(&std::io::stdout());
+        if (one == "--help" || one == "-h") && person {
             eprintln!(
                 "usage: keyward [--config FILE] keys USER [KEY|FINGERPRINT [HOME UID [CONNECTION RDOMAIN]]]\n\
                  sshd runs this (AuthorizedKeysCommand ... keys %u %k %h %U); every argument is \
