@@ -1,5 +1,5 @@
 //! Other AuthorizedKeysCommands, run after keyward's own store (`[[chain]]`
-//! in keyward.toml): sshd has one command slot, and keyward shares it with
+//! in keyward.toml or setup's record): sshd has one command slot, and keyward shares it with
 //! the command that held it (`sss_ssh_authorizedkeys`, EC2 Instance Connect,
 //! `userdbctl ssh-authorized-keys`).
 //!
@@ -68,15 +68,20 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Invalid(why) => write!(f, "cannot be run: {why}"),
-            Failure::NoValue(t) => write!(
-                f,
-                "uses %{t}, which this lookup has no value for (sshd passed keyward {}); register keyward with `keys %u %k %h %U`",
-                if *t == 'k' || *t == 't' {
-                    "a fingerprint, not the key"
-                } else {
-                    "no such argument"
-                }
-            ),
+            Failure::NoValue(t) => {
+                let (passed, line) = match t {
+                    'k' | 't' => ("a fingerprint, not the key", "keys %u %k %h %U"),
+                    'C' | 'D' => (
+                        "no such argument",
+                        "keys %u %k %h %U %C %D (keyward setup does)",
+                    ),
+                    _ => ("no such argument", "keys %u %k %h %U"),
+                };
+                write!(
+                    f,
+                    "uses %{t}, which this lookup has no value for (sshd passed keyward {passed}); register keyward with `{line}`"
+                )
+            }
             Failure::Unsafe(why) => {
                 write!(f, "is refused as sshd refuses an unsafe command: {why}")
             }
