@@ -2,7 +2,8 @@
 //! grammar (`authorized_keys`), key blobs (`public_key`), fingerprints,
 //! StrictModes (`strict_modes`), how it splits and expands a command line
 //! and what `sshd -T` says (`sshd`), sshd_config editing (`sshd_config`),
-//! and the C library calls it makes (`c_library`, the one place with FFI).
+//! and the C library calls it makes, including how it starts a command as
+//! its user (`c_library`, the one place with FFI).
 //!
 //! This file: which OpenSSH release reads keyward's output, and what that
 //! release parses. setup records the installed sshd in keyward.toml (`[sshd]`);
