@@ -48,16 +48,7 @@ fn offered(public: &str) -> String {
 }
 
 fn login_works(t: &Tree, user: &str, key: &Path) {
-    let port = free_port();
-    let config = t.sshd_config(
-        port,
-        &format!(
-            "AuthorizedKeysCommand {} --config {} keys %u %k %h %U\n",
-            t.bin.display(),
-            t.config.display()
-        ),
-    );
-    let sshd = Sshd::start(&config, &[], port, &t.root.join("sshd.log"));
+    let sshd = Sshd::asking(t, "%k");
     let o = sshd.ssh(key, user, "echo in");
     assert_eq!(stdout(&o), "in\n", "{}\n{}", stderr(&o), sshd.log());
 }

@@ -17,24 +17,6 @@ fn start(t: &Tree) -> Sshd {
     Sshd::start(&config, &[], port, &t.root.join("sshd.log"))
 }
 
-/// sshd that reads no user file and asks keyward with `offered` (`%k` or
-/// `%f`) for the key.
-fn start_asking(t: &Tree, offered: &str) -> Sshd {
-    let port = free_port();
-    let config = t.sshd_config(
-        port,
-        &format!(
-            "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u {offered} %h %U\n",
-            t.bin.display(),
-            t.config.display()
-        ),
-    );
-    let log = t
-        .root
-        .join(format!("sshd-{}.log", offered.trim_start_matches('%')));
-    Sshd::start(&config, &[], port, &log)
-}
-
 fn setup(home_mode: u32) -> (Tree, User) {
     let t = Tree::new();
     let homes = t.root.join("homes");
@@ -398,7 +380,7 @@ fn offered_key_k_selects_exactly_the_line_sshd_can_use() {
         format!("{other}\ncert-authority {other_ca}\n{public}\ncert-authority {ca_public}\n"),
         0o644,
     );
-    let sshd = start_asking(&t, "%k");
+    let sshd = Sshd::asking(&t, "%k");
 
     // What sshd gets for each: the plain key's own line, the signing CA's line.
     let b64 = |line: &str| line.split(' ').nth(1).unwrap().to_string();
@@ -473,7 +455,7 @@ fn certificates_as_ssh_keygen_makes_them_log_in_through_k() {
         format!("cert-authority ssh-ed25519 {} ca\n", b64.encode(&short)),
         0o644,
     );
-    let sshd = start_asking(&t, "%k");
+    let sshd = Sshd::asking(&t, "%k");
     let cases: [(&str, &[&[u8]]); 4] = [
         ("forever", &[b"-I", b"forever"]),
         ("always", &[b"-I", b"always", b"-V", b"always:forever"]),
@@ -545,7 +527,7 @@ fn a_certificate_too_large_for_k_logs_in_through_f() {
         0o644,
     );
     for (token, works) in [("%k", false), ("%f", true)] {
-        let sshd = start_asking(&t, token);
+        let sshd = Sshd::asking(&t, token);
         let out = sshd.ssh(&key, &u.name, "true");
         assert_eq!(
             out.status.code() == Some(0),

@@ -492,6 +492,24 @@ impl Sshd {
     /// `binary` on an existing sshd_config, the test-only settings given
     /// with `-o` (they win: sshd takes the first value): a free port on
     /// 127.0.0.1, the tree's host key, no pid file, then `extra`.
+    /// sshd that reads no user file and asks the tree's keyward with
+    /// `offered` (`%k` or `%f`) for the key.
+    pub fn asking(t: &Tree, offered: &str) -> Sshd {
+        let port = free_port();
+        let config = t.sshd_config(
+            port,
+            &format!(
+                "AuthorizedKeysFile none\nAuthorizedKeysCommand {} --config {} keys %u {offered} %h %U\n",
+                t.bin.display(),
+                t.config.display()
+            ),
+        );
+        let log = t
+            .root
+            .join(format!("sshd-{}.log", offered.trim_start_matches('%')));
+        Sshd::start(&config, &[], port, &log)
+    }
+
     pub fn on_config(t: &Tree, binary: &Path, config: &Path, extra: &[&str]) -> Sshd {
         let port = free_port();
         let listen = format!("ListenAddress=127.0.0.1:{port}");
