@@ -178,6 +178,20 @@ pub struct Certificate {
     pub key: PublicKey,
     /// The signature key, canonical: what a `cert-authority` line must carry.
     pub ca: PublicKey,
+    /// What sshd judges after the command answered (`keyward check`).
+    pub serial: u64,
+    /// 1 user, 2 host.
+    pub cert_type: u32,
+    pub key_id: Vec<u8>,
+    pub principals: Vec<Vec<u8>>,
+    pub valid_after: u64,
+    pub valid_before: u64,
+    /// Critical options: name and raw value (a string inside a string).
+    pub critical: Vec<(Vec<u8>, Vec<u8>)>,
+    pub extensions: Vec<Vec<u8>>,
+    /// The CA's signature algorithm, the first string of the signature
+    /// (`sshkey_get_sigtype`): what CASignatureAlgorithms lists.
+    pub signature_type: Vec<u8>,
 }
 
 impl Certificate {
@@ -210,33 +224,37 @@ pub fn read_certificate(blob: &[u8], sshd: &Sshd) -> Result<Certificate, BlobErr
     };
     let _nonce = r.string()?;
     let key = key_fields(kind, name, &mut r, sshd)?;
-    let _serial = r.u64()?;
+    let serial = r.u64()?;
     let cert_type = r.u32()?;
-    let _key_id = r.cstring()?;
-    let mut principals = Reader(r.string()?);
-    let _valid_after = r.u64()?;
-    let _valid_before = r.u64()?;
-    let mut critical = Reader(r.string()?);
-    let mut extensions = Reader(r.string()?);
+    let key_id = r.cstring()?.to_vec();
+    let mut principal_list = Reader(r.string()?);
+    let valid_after = r.u64()?;
+    let valid_before = r.u64()?;
+    let mut critical_list = Reader(r.string()?);
+    let mut extension_list = Reader(r.string()?);
     let _reserved = r.string()?;
     let ca = r.string()?;
-    let _signature = r.string()?;
+    let signature = r.string()?;
     if cert_type != 1 && cert_type != 2 {
         return Err(BlobError::CertType(cert_type));
     }
-    let mut count = 0;
-    while !principals.0.is_empty() {
-        if count >= MAX_PRINCIPALS {
+    let mut principals = Vec::new();
+    while !principal_list.0.is_empty() {
+        if principals.len() >= MAX_PRINCIPALS {
             return Err(BlobError::TooManyPrincipals);
         }
-        principals.cstring()?;
-        count += 1;
+        principals.push(principal_list.cstring()?.to_vec());
     }
-    for section in [&mut critical, &mut extensions] {
-        while !section.0.is_empty() {
-            section.string()?;
-            section.string()?;
-        }
+    let (mut critical, mut extensions) = (Vec::new(), Vec::new());
+    while !critical_list.0.is_empty() {
+        critical.push((
+            critical_list.string()?.to_vec(),
+            critical_list.string()?.to_vec(),
+        ));
+    }
+    while !extension_list.0.is_empty() {
+        extensions.push(extension_list.string()?.to_vec());
+        extension_list.string()?;
     }
     let ca = match read(ca, sshd)? {
         Read::Key(k) => k,
@@ -245,7 +263,25 @@ pub fn read_certificate(blob: &[u8], sshd: &Sshd) -> Result<Certificate, BlobErr
     if !r.0.is_empty() {
         return Err(BlobError::TrailingData);
     }
-    Ok(Certificate { key, ca })
+    // sshd reads the signature's type when it parses the certificate; an
+    // unreadable one fails later, at CASignatureAlgorithms.
+    let signature_type = Reader(signature)
+        .string()
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    Ok(Certificate {
+        key,
+        ca,
+        serial,
+        cert_type,
+        key_id,
+        principals,
+        valid_after,
+        valid_before,
+        critical,
+        extensions,
+        signature_type,
+    })
 }
 
 /// A key type's own fields (`deserialize_public`), after the type name
