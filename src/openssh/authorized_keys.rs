@@ -43,6 +43,17 @@ pub struct Options {
     /// The earliest `expiry-time`, in seconds since the epoch, as sshd
     /// computes it (local time unless marked UTC).
     pub valid_before: Option<u64>,
+    /// `from="..."`, dequoted.
+    pub from: Option<Vec<u8>>,
+    /// `principals="..."`, dequoted (only on `cert-authority` lines: a
+    /// line with it and without that is an error).
+    pub principals: Option<Vec<u8>>,
+    /// `command="..."`, dequoted.
+    pub command: Option<Vec<u8>>,
+    /// `no-touch-required` (the last of it and `touch-required` wins).
+    pub no_touch_required: bool,
+    /// `verify-required` (the last of it and `no-verify-required` wins).
+    pub verify_required: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -189,11 +200,15 @@ fn parse_for<'a>(raw: &'a [u8], sshd: &Sshd) -> Result<Option<KeyLine<'a>>, Line
     }
     // sshd reads the key before it parses the options.
     let key = read_key(key_part, sshd)?;
-    let (parsed, principals, from) = parse_options(options, sshd)?;
-    if principals && !parsed.cert_authority {
+    let parsed = parse_options(options, sshd)?;
+    if parsed.principals.is_some() && !parsed.cert_authority {
         return Err(LineError::PrincipalsWithoutCa);
     }
-    if from.is_some_and(|f| !from_is_valid(&f, sshd)) {
+    if parsed
+        .from
+        .as_ref()
+        .is_some_and(|f| !from_is_valid(f, sshd))
+    {
         return Err(LineError::InvalidFrom);
     }
     let after_label = skip_blanks(&key_part[key.label.len()..]);
@@ -407,11 +422,9 @@ pub fn may_match(raw: &[u8], fp: &Fingerprint) -> bool {
     }
 }
 
-/// `sshauthopt_parse` as release `sshd` has it. Returns the options,
-/// whether `principals=` was given, and the `from=` list.
-fn parse_options(mut s: &[u8], sshd: &Sshd) -> Result<(Options, bool, Option<Vec<u8>>), LineError> {
+/// `sshauthopt_parse` as release `sshd` has it.
+fn parse_options(mut s: &[u8], sshd: &Sshd) -> Result<Options, LineError> {
     let mut opts = Options::default();
-    let (mut command, mut principals, mut from) = (false, false, None);
     let mut env_names: Vec<Vec<u8>> = Vec::new();
     let (mut opens, mut listens) = (0usize, 0usize);
     let has = |name: &str| sshd.option_needs(name).is_none();
@@ -424,22 +437,29 @@ fn parse_options(mut s: &[u8], sshd: &Sshd) -> Result<(Options, bool, Option<Vec
         } else if flag(&mut s, b"port-forwarding", true)
             || flag(&mut s, b"agent-forwarding", true)
             || flag(&mut s, b"x11-forwarding", true)
-            || (has("touch-required") && flag(&mut s, b"touch-required", true))
-            || (has("verify-required") && flag(&mut s, b"verify-required", true))
             || flag(&mut s, b"pty", true)
             || flag(&mut s, b"user-rc", true)
         {
+        } else if let Some(on) = has("touch-required")
+            .then(|| flag_value(&mut s, b"touch-required"))
+            .flatten()
+        {
+            opts.no_touch_required = !on;
+        } else if let Some(on) = has("verify-required")
+            .then(|| flag_value(&mut s, b"verify-required"))
+            .flatten()
+        {
+            opts.verify_required = on;
         } else if matches(&mut s, b"command") {
-            once(&mut command, "multiple \"command\" clauses")?;
-            dequote(&mut s)?;
+            once(&mut opts.command, &mut s, "multiple \"command\" clauses")?;
         } else if matches(&mut s, b"principals") {
-            once(&mut principals, "multiple \"principals\" clauses")?;
-            dequote(&mut s)?;
+            once(
+                &mut opts.principals,
+                &mut s,
+                "multiple \"principals\" clauses",
+            )?;
         } else if matches(&mut s, b"from") {
-            if from.is_some() {
-                return Err(LineError::BadOption("multiple \"from\" clauses"));
-            }
-            from = Some(dequote(&mut s)?);
+            once(&mut opts.from, &mut s, "multiple \"from\" clauses")?;
         } else if has("expiry-time") && matches(&mut s, b"expiry-time") {
             let v = dequote(&mut s)?;
             match c_library::parse_absolute_time(&v, sshd) {
@@ -484,7 +504,13 @@ fn parse_options(mut s: &[u8], sshd: &Sshd) -> Result<(Options, bool, Option<Vec
             }
         }
     }
-    Ok((opts, principals, from))
+    Ok(opts)
+}
+
+/// The options of an authorized_principals line, as release `sshd` parses
+/// them; `None` when it refuses them ("bad principals options").
+pub fn options_of(options: &[u8], sshd: &Sshd) -> Option<Options> {
+    parse_options(options, sshd).ok()
 }
 
 /// An option this release does not parse but a later one does.
@@ -524,12 +550,13 @@ fn environment(s: &mut &[u8], sshd: &Sshd, names: &mut Vec<Vec<u8>>) -> Result<(
     Ok(())
 }
 
-fn once(seen: &mut bool, reason: &'static str) -> Result<(), LineError> {
-    if std::mem::replace(seen, true) {
-        Err(LineError::BadOption(reason))
-    } else {
-        Ok(())
+/// An option that may be given once: a second one is an error.
+fn once(slot: &mut Option<Vec<u8>>, s: &mut &[u8], reason: &'static str) -> Result<(), LineError> {
+    if slot.is_some() {
+        return Err(LineError::BadOption(reason));
     }
+    *slot = Some(dequote(s)?);
+    Ok(())
 }
 
 /// `opt_flag`: a case-insensitive prefix match, optionally negated by `no-`.
@@ -544,6 +571,13 @@ fn flag(s: &mut &[u8], name: &[u8], allow_negate: bool) -> bool {
     } else {
         false
     }
+}
+
+/// `opt_flag` for a flag whose value sshd keeps: `Some(true)` for the
+/// name, `Some(false)` for `no-` and the name, `None` for neither.
+fn flag_value(s: &mut &[u8], name: &[u8]) -> Option<bool> {
+    let negated = starts_with_ci(s, b"no-");
+    flag(s, name, true).then_some(!negated)
 }
 
 /// `opt_match`: `name=` with the name case-insensitive.
