@@ -32,6 +32,34 @@ pub struct Settings {
     /// `None` for `none`; otherwise the line verbatim, tokens unexpanded.
     pub command: Option<String>,
     pub command_user: Option<String>,
+    /// Every line of the dump, in order (a list directive such as AllowUsers
+    /// has one line per value): what `keyward check --key` judges.
+    pub values: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// The first value of `keyword` (lower case), `None` when absent or `none`.
+    pub fn get(&self, keyword: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| k == keyword)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| *v != "none")
+    }
+
+    /// Every value of a list directive, each split on blanks.
+    pub fn list(&self, keyword: &str) -> Vec<&str> {
+        self.values
+            .iter()
+            .filter(|(k, _)| k == keyword)
+            .flat_map(|(_, v)| v.split_whitespace())
+            .filter(|v| *v != "none")
+            .collect()
+    }
+
+    pub fn yes(&self, keyword: &str) -> bool {
+        self.get(keyword) == Some("yes")
+    }
 }
 
 #[derive(Debug)]
@@ -72,13 +100,29 @@ impl fmt::Display for SshdError {
 /// name's own bytes: sshd must be asked about this account, not about one
 /// named like its escaped form.
 pub fn effective(sshd: &Path, config: Option<&Path>, user: &OsStr) -> Result<Settings, SshdError> {
+    effective_from(sshd, config, user, "127.0.0.1")
+}
+
+/// The same for a login from `addr`, which is also the host name sshd
+/// matches (`UseDNS no`, the default).
+pub fn effective_from(
+    sshd: &Path,
+    config: Option<&Path>,
+    user: &OsStr,
+    addr: &str,
+) -> Result<Settings, SshdError> {
     let b = user.as_bytes();
     if b.is_empty() || b.iter().any(|c| matches!(c, b',' | b'=' | b' ' | b'\t')) {
         return Err(SshdError::BadSpec(crate::log::escape(b)));
     }
     let mut spec = OsString::from("user=");
     spec.push(user);
-    spec.push(",host=localhost,addr=127.0.0.1");
+    let host = if addr == "127.0.0.1" {
+        "localhost"
+    } else {
+        addr
+    };
+    spec.push(format!(",host={host},addr={addr}"));
     run(
         sshd,
         config,
@@ -166,6 +210,7 @@ pub fn parse_dump(text: &str) -> Settings {
     for line in text.lines() {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
         let none = |v: &str| (v != "none").then(|| v.to_string());
+        s.values.push((key.to_string(), value.to_string()));
         match key {
             "pubkeyauthentication" => s.pubkey_authentication = value == "yes",
             "strictmodes" => s.strict_modes = value == "yes",
@@ -181,6 +226,31 @@ pub fn parse_dump(text: &str) -> Settings {
         }
     }
     s
+}
+
+/// `argv_assemble`: the expanded command as sshd names it in its log (a
+/// word with blanks in double quotes, `\`, `'` and `"` escaped).
+pub fn argv_assemble(argv: &[OsString]) -> String {
+    let mut out = String::new();
+    for (i, a) in argv.iter().enumerate() {
+        let a = String::from_utf8_lossy(a.as_bytes());
+        let mut word = String::new();
+        for c in a.chars() {
+            if matches!(c, '\\' | '\'' | '"') {
+                word.push('\\');
+            }
+            word.push(c);
+        }
+        if i != 0 {
+            out.push(' ');
+        }
+        if a.contains([' ', '\t']) {
+            out.push_str(&format!("\"{word}\""));
+        } else {
+            out.push_str(&word);
+        }
+    }
+    out
 }
 
 /// `misc.c:argv_split` for the AuthorizedKeysCommand line, as the

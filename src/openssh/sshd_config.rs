@@ -57,6 +57,85 @@ pub fn drop_in_dir(text: &str) -> Option<PathBuf> {
     None
 }
 
+/// Where `config` and the files it includes set `keyword` (case does not
+/// matter), in the order sshd reads them: `file:line`, with the `Match`
+/// line when inside one. Include globs expand as sshd's glob(3) does,
+/// sorted, relative to /etc/ssh.
+pub fn locate(config: &Path, keyword: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    locate_in(config, keyword, None, 0, &mut out);
+    out
+}
+
+fn locate_in(
+    file: &Path,
+    wanted: &str,
+    mut block: Option<String>,
+    depth: u8,
+    out: &mut Vec<String>,
+) {
+    // sshd's own limit on nested Includes.
+    if depth > 16 {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
+    for (i, line) in text.lines().enumerate() {
+        let Some(k) = keyword(line) else { continue };
+        if k.eq_ignore_ascii_case("match") {
+            block = Some(line.trim().to_string());
+        } else if k.eq_ignore_ascii_case("include") {
+            for arg in line.trim_start()[k.len()..]
+                .split([' ', '\t', '='])
+                .filter(|a| !a.is_empty())
+            {
+                for f in include_files(arg) {
+                    locate_in(&f, wanted, block.clone(), depth + 1, out);
+                }
+            }
+        } else if k.eq_ignore_ascii_case(wanted) {
+            let at = format!("{}:{}", file.display(), i + 1);
+            out.push(match &block {
+                Some(m) => format!("{at}, in \"{m}\""),
+                None => at,
+            });
+        }
+    }
+}
+
+/// The files an `Include` argument names.
+fn include_files(arg: &str) -> Vec<PathBuf> {
+    let path = if Path::new(arg).is_absolute() {
+        PathBuf::from(arg)
+    } else {
+        Path::new("/etc/ssh").join(arg)
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.contains(['*', '?', '[']) {
+        return vec![path];
+    }
+    let Some(dir) = path.parent() else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            !n.to_string_lossy().starts_with('.')
+                && crate::openssh::c_library::shell_match(name.as_bytes(), n.as_encoded_bytes())
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
 /// Directives inside `Match` blocks that set AuthorizedKeysCommand or its
 /// user: the connections such a block matches run something else than the
 /// global command. Each as (line number, the Match line, the directive).
