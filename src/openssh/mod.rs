@@ -17,6 +17,7 @@
 pub mod authorized_keys;
 pub mod c_library;
 pub mod fingerprint;
+pub mod pubkey_auth;
 pub mod public_key;
 pub mod sshd;
 pub mod sshd_config;
@@ -56,7 +57,7 @@ impl Version {
         Some(Version::new(major.parse().ok()?, minor.parse().ok()?, p))
     }
 
-    fn at_least(self, major: u16, minor: u16) -> bool {
+    pub fn at_least(self, major: u16, minor: u16) -> bool {
         (self.major, self.minor) >= (major, minor)
     }
 }
@@ -188,7 +189,7 @@ impl KeyType {
 
     /// sshd's short name, which it also takes (in any case) as the type
     /// string inside a key blob.
-    fn short_name(self) -> &'static str {
+    pub fn short_name(self) -> &'static str {
         match self {
             KeyType::Ed25519 => "ED25519",
             KeyType::SkEd25519 => "ED25519-SK",
