@@ -131,10 +131,27 @@ pub enum Command {
     },
 
     /// Explain what sshd will do with USER's keys, and what to change
+    #[command(
+        long_about = "Explain what sshd will do with USER's keys, and what to change.\n\n\
+        Without --key: every key keyward can find for USER (the store, chained commands, the \
+        user's own files), the StrictModes verdict on the home, and keyward's registration.\n\n\
+        With --key: whether sshd accepts that key (or certificate) for USER from --from, \
+        judged in sshd's own order for the installed release: the account, the method, the \
+        key, the sources, what follows the match. Prints each step passed, then the verdict: \
+        the step and reason that refuse, the directive (with file:line) or key line \
+        responsible, the line sshd logs and at which LogLevel, and the fix. Exit 0 if sshd \
+        accepts the key, 1 if it refuses it. Changes nothing and logs nobody in."
+    )]
     Check {
         /// Print one JSON document instead of text
         #[arg(long)]
         json: bool,
+        /// Judge this public key or certificate (id_ed25519.pub, id_ed25519-cert.pub)
+        #[arg(long, value_name = "PUBFILE")]
+        key: Option<PathBuf>,
+        /// The client's address, for Match Address, from=, source-address and user@host patterns [default: 127.0.0.1]
+        #[arg(long, value_name = "ADDR", requires = "key")]
+        from: Option<String>,
         #[command(flatten)]
         sshd: SshdArgs,
         user: OsString,
@@ -491,6 +508,22 @@ fn admin(config_path: Option<&Path>, command: Command) -> admin::Outcome {
                 sshd_config: sshd.sshd_config.as_deref(),
             };
             admin::import::run(&config, &req, out)
+        }
+        Command::Check {
+            sshd,
+            user,
+            key: Some(key),
+            from,
+            ..
+        } => {
+            let req = admin::check_key::Request {
+                user: &user,
+                key: &key,
+                from: from.as_deref(),
+                sshd: &sshd.path(),
+                sshd_config: sshd.sshd_config.as_deref(),
+            };
+            admin::check_key::run(&config, &req, out)
         }
         Command::Check { sshd, user, .. } => {
             let req = admin::check::Request {

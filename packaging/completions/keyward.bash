@@ -147,12 +147,20 @@ _keyward() {
             return 0
             ;;
         keyward__subcmd__check)
-            opts="-h --json --sshd --sshd-config --help"
+            opts="-h --json --key --from --sshd --sshd-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --sshd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -5,6 +5,7 @@
 pub mod add;
 pub mod audit;
 pub mod check;
+pub mod check_key;
 pub mod config;
 pub mod import;
 pub mod list;
