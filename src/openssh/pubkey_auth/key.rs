@@ -72,6 +72,17 @@ impl Run<'_, '_> {
             });
         }
         self.pass(Step::Key, format!("{alg} is in {directive}"));
+        if kind == KeyType::Rsa && key.cert.is_none() {
+            // The SHA-1 default changed in 8.8: say which clients it affects.
+            self.pass(
+                Step::Key,
+                if match_pattern_list("ssh-rsa", &accepted) == 1 {
+                    format!("ssh-rsa (SHA-1) is in {directive} too: clients that sign only with it (OpenSSH before 7.2, old libraries) get in")
+                } else {
+                    format!("ssh-rsa (SHA-1) is not in {directive}: clients that sign only with it (OpenSSH before 7.2, old libraries) are refused")
+                },
+            );
+        }
         if let Some(cert) = &key.cert {
             let sig = String::from_utf8_lossy(&cert.signature_type).into_owned();
             let allowed = self
