@@ -204,14 +204,17 @@ fn run(sshd: &Path, config: Option<&Path>, args: &[&OsStr]) -> Result<String, Ss
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `servconf.c:dump_config` output: `keyword value`, keyword in lower case.
+/// `servconf.c:dump_config` output: `keyword value`. The keyword is in
+/// lower case up to 10.3 and as the manual spells it from 10.4
+/// (`PubkeyAuthentication yes`); keyward keeps it in lower case.
 pub fn parse_dump(text: &str) -> Settings {
     let mut s = Settings::default();
     for line in text.lines() {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+        let key = key.to_ascii_lowercase();
         let none = |v: &str| (v != "none").then(|| v.to_string());
-        s.values.push((key.to_string(), value.to_string()));
-        match key {
+        s.values.push((key.clone(), value.to_string()));
+        match key.as_str() {
             "pubkeyauthentication" => s.pubkey_authentication = value == "yes",
             "strictmodes" => s.strict_modes = value == "yes",
             "authorizedkeysfile" => {
@@ -542,5 +545,12 @@ mod tests {
         assert_eq!(s.command.as_deref(), Some("/usr/bin/keyward keys %u %f"));
         assert_eq!(s.command_user.as_deref(), Some("nobody"));
         assert_eq!(parse_dump("authorizedkeyscommand none\n").command, None);
+        // 10.4 and later print the keywords as the manual spells them.
+        let s = parse_dump(
+            "PubkeyAuthentication yes\nAuthorizedKeysCommand /usr/bin/keyward keys %u %k\nAllowUsers a b\n",
+        );
+        assert!(s.pubkey_authentication);
+        assert_eq!(s.command.as_deref(), Some("/usr/bin/keyward keys %u %k"));
+        assert_eq!(s.list("allowusers"), ["a", "b"]);
     }
 }

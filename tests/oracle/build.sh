@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds OpenSSH's own authorized_keys line parser (tests/oracle/authkeys.c)
 # from every OpenSSH source it finds, into target/oracle/<name>/, for
-# tests/differential.rs; for 8.2p1 it also builds that sshd, for
-# tests/sshd82.rs. A source that is not there is skipped and said so.
+# tests/differential.rs; for 8.2p1 and 10.5p1 it also builds that sshd
+# (10.x: with sshd-session and sshd-auth), for tests/sshd82.rs and
+# tests/check_key.rs. A source that is not there is skipped and said so.
 #   debian-9.2p1  Debian's own source of the installed sshd: apt-get source
 #                 openssh (needs a deb-src line; tests/run.sh adds one)
 #   8.2p1, 10.5p1 upstream tarballs in ../shared/openssh/
@@ -31,8 +32,13 @@ build() {
         if [ ! -x configure ] || [ configure.ac -nt configure ]; then autoreconf -fi >/dev/null 2>&1 || exit 1; fi
         [ -f config.h ] || ./configure --sysconfdir=/etc/ssh --with-privsep-path=/run/sshd --with-pam >"$dir.configure.log" 2>&1 || exit 1
         if [ -n "$with_sshd" ]; then
-            make -j"$jobs" sshd >"$dir.make.log" 2>&1 || exit 1
-            cp sshd "$dir/sshd" || exit 1
+            # 9.8 split the server: the listener execs sshd-session, which
+            # execs sshd-auth (10.0); the tests name their paths.
+            local parts=sshd
+            grep -q '^sshd-session' Makefile && parts="$parts sshd-session"
+            grep -q '^sshd-auth' Makefile && parts="$parts sshd-auth"
+            make -j"$jobs" $parts >"$dir.make.log" 2>&1 || exit 1
+            for p in $parts; do cp "$p" "$dir/$p" || exit 1; done
         else
             make -j"$jobs" libssh.a openbsd-compat/libopenbsd-compat.a >"$dir.make.log" 2>&1 || exit 1
         fi
@@ -76,4 +82,4 @@ debian() {
 
 debian
 upstream 8.2p1 V_8_2_P1 sshd
-upstream 10.5p1 V_10_5_P1
+upstream 10.5p1 V_10_5_P1 sshd
