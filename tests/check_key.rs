@@ -14,8 +14,12 @@ use common::*;
 
 const SSHD92: &str = "/usr/sbin/sshd";
 
-fn sshd82() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/oracle/8.2p1/sshd");
+/// An sshd that tests/oracle/build.sh built from source, if it did.
+fn built(version: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/oracle")
+        .join(version)
+        .join("sshd");
     p.exists().then_some(p)
 }
 
@@ -77,9 +81,21 @@ impl Lab {
     /// takes the first value) and `last` at the end (Match blocks).
     fn config(&mut self, port: u16, first: &str, last: &str) -> PathBuf {
         self.case += 1;
+        // 10.x's listener runs sshd-session and sshd-auth from where they
+        // were installed; these were built beside it.
+        let dir = self.sshd.parent().unwrap();
+        let split = if dir.join("sshd-session").exists() {
+            format!(
+                "SshdSessionPath {}\nSshdAuthPath {}\n",
+                dir.join("sshd-session").display(),
+                dir.join("sshd-auth").display()
+            )
+        } else {
+            String::new()
+        };
         let base = self
             .t
-            .sshd_config(port, &format!("{first}LogLevel DEBUG1\n"));
+            .sshd_config(port, &format!("{first}{split}LogLevel DEBUG1\n"));
         let path = self.t.root.join(format!("sshd_config.{}", self.case));
         let text = fs::read_to_string(&base).unwrap();
         write(&path, format!("{text}{last}"), 0o644);
@@ -697,7 +713,7 @@ fn working_logins_exit_0() {
 /// does not know, and StrictModes.
 #[test]
 fn openssh_8_2() {
-    let Some(bin) = sshd82() else {
+    let Some(bin) = built("8.2p1") else {
         eprintln!(
             "skipped: no source (tests/oracle/build.sh builds sshd 8.2p1 from ../shared/openssh)"
         );
@@ -836,4 +852,90 @@ fn bad_input_gets_a_clear_error() {
         assert_eq!(code(&o), 65, "{bad}: {}", stderr(&o));
         assert!(stdout(&o).is_empty(), "{}", stdout(&o));
     }
+}
+
+/// Upstream's newest: certificate refusals name the certificate and the
+/// line, key-option refusals the line, and a certificate without
+/// principals no longer passes a CA line (10.3).
+#[test]
+fn openssh_10_5() {
+    let Some(bin) = built("10.5p1") else {
+        eprintln!(
+            "skipped: no source (tests/oracle/build.sh builds sshd 10.5p1 from ../shared/openssh)"
+        );
+        return;
+    };
+    let mut lab = Lab::new(&bin);
+    let u = lab.user(0o755);
+    let n = u.name.clone();
+    let ca = lab.key("ca", "ed25519");
+    let key = lab.key("certified", "ed25519");
+    let p = key.private.clone();
+    lab.store(&n, &format!("cert-authority {}\n", ca.line));
+
+    let cert = lab.certify(&ca, &key, &[]);
+    let text = lab.refused(
+        "",
+        "",
+        &n,
+        &p,
+        &cert,
+        "Certificate lacks principal list",
+        "certificate-no-principals",
+        4,
+    );
+    assert!(text.contains("sshd logs at ERROR: Refusing certificate ID \"check-test\" serial=0 signed by ED25519 CA"), "{text}");
+    let cert = lab.certify(&ca, &key, &["-n", "someone-else"]);
+    lab.refused(
+        "",
+        "",
+        &n,
+        &p,
+        &cert,
+        "name is not a listed principal",
+        "certificate-principal",
+        4,
+    );
+    let cert = lab.certify(&ca, &key, &["-n", &n]);
+    lab.accepted("", &n, &p, &cert);
+
+    let own = lab.user(0o755);
+    own.own_authorized_keys(&format!("from=\"10.9.9.9\" {}\n", key.line), 0o600);
+    let text = lab.refused(
+        "",
+        "",
+        &own.name,
+        &p,
+        &key.public,
+        "not from a permitted host",
+        "from",
+        4,
+    );
+    assert!(text.contains("Refused by key options at "), "{text}");
+    let open = lab.user(0o777);
+    open.own_authorized_keys(&format!("{}\n", key.line), 0o600);
+    lab.refused(
+        "",
+        "",
+        &open.name,
+        &p,
+        &key.public,
+        "bad ownership or modes for directory",
+        "strict-modes",
+        4,
+    );
+
+    // setup reads this sshd's mixed-case sshd -T as well (10.4 changed it).
+    let config = lab.config(free_port(), "", "");
+    let o = setup_on(
+        &lab.t,
+        &config,
+        &["--sshd", bin.to_str().unwrap(), "--dry-run"],
+    );
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("recorded OpenSSH 10.5p1"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -155,6 +155,7 @@ for o in debian-9.2p1 8.2p1 10.5p1; do
     [ -x "target/oracle/$o/authkeys-oracle" ] || skipped+=("differential tests against OpenSSH $o: no source to build it from")
 done
 [ -x target/oracle/8.2p1/sshd ] || skipped+=("tests/sshd82.rs and the 8.2p1 part of tests/check_key.rs: no sshd 8.2p1 built")
+[ -x target/oracle/10.5p1/sshd ] || skipped+=("the 10.5p1 part of tests/check_key.rs: no sshd 10.5p1 built")
 for bin in /usr/sbin/slapd /usr/sbin/sssd /usr/bin/sss_ssh_authorizedkeys; do
     [ -e "$bin" ] || skipped+=("tests/sssd.rs: $bin is not installed")
 done
