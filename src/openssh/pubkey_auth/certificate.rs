@@ -39,15 +39,6 @@ impl Run<'_, '_> {
                 reason.to_string()
             }
         };
-        let refusal = |reason, text: String, log: String, level, fix: String| Refusal {
-            step: Step::Sources,
-            reason,
-            what: text,
-            cause: at.to_string(),
-            log,
-            log_level: level,
-            fix,
-        };
         // sshauthopt_from_cert: critical options this release knows.
         let mut source = None;
         for (name, value) in &cert.critical {
@@ -62,7 +53,8 @@ impl Run<'_, '_> {
             };
             if !known {
                 let n = crate::log::escape(name);
-                return Err(refusal(
+                return Err(Refusal::source(
+            at,
                     "certificate-critical-option",
                     format!("the certificate carries critical option \"{n}\", which {} does not know", self.login.sshd.describe()),
                     format!("Certificate critical option \"{n}\" is not supported; then: {}", wrap("Invalid certificate options")),
@@ -75,7 +67,8 @@ impl Run<'_, '_> {
             && !from_matches(&list, self.login.from)
         {
             let loc = if trusted { "cert" } else { at };
-            return Err(refusal(
+            return Err(Refusal::source(
+            at,
                 "certificate-source-address",
                 format!("the certificate's source-address {list} does not include {ip}"),
                 format!("{loc}: Authentication tried for {user} with valid certificate but not from a permitted source address ({ip}).; then: {}", wrap("Refused by certificate options")),
@@ -100,7 +93,8 @@ impl Run<'_, '_> {
             // From a file others may write: shown escaped.
             let list = crate::log::escape(list);
             if !ok {
-                return Err(refusal(
+                return Err(Refusal::source(
+                    at,
                     "certificate-principal",
                     format!(
                         "principals=\"{list}\" names none of the certificate's principals ({})",
@@ -153,7 +147,8 @@ impl Run<'_, '_> {
         } else {
             return Ok(());
         };
-        Err(refusal(
+        Err(Refusal::source(
+            at,
             reason,
             format!(
                 "{text} (the certificate is {}; principals: {})",

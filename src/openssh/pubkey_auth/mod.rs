@@ -100,6 +100,29 @@ pub struct Refusal {
     pub fix: String,
 }
 
+impl Refusal {
+    /// A refusal in step 4, caused by what is at `at`: a file, a line
+    /// (`FILE:N`), or the command.
+    fn source(
+        at: &str,
+        reason: &'static str,
+        what: String,
+        log: String,
+        log_level: LogLevel,
+        fix: String,
+    ) -> Refusal {
+        Refusal {
+            step: Step::Sources,
+            reason,
+            what,
+            cause: at.to_string(),
+            log,
+            log_level,
+            fix,
+        }
+    }
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct Judgement {
     pub steps: Vec<Passed>,

@@ -114,15 +114,7 @@ impl Run<'_, '_> {
     ) -> Result<Vec<u8>, Option<Refusal>> {
         let user = self.login.user;
         let p = path.display().to_string();
-        let refusal = |reason, text: String, log: String, level, fix: String| Refusal {
-            step: Step::Sources,
-            reason,
-            what: text,
-            cause: format!("{directive}: {p}"),
-            log,
-            log_level: level,
-            fix,
-        };
+        let cause = format!("{directive}: {p}");
         // 9.1 (auth2-pubkeyfile.c) names the user and logs at INFO.
         let new_log = self.v(9, 1);
         match self.world.key_file(path) {
@@ -131,7 +123,8 @@ impl Run<'_, '_> {
                 self.pass(Step::Sources, format!("{p}: absent"));
                 Err(None)
             }
-            KeyFile::CannotOpen(e) => Err(Some(refusal(
+            KeyFile::CannotOpen(e) => Err(Some(Refusal::source(
+                &cause,
                 "file-unreadable",
                 format!("{p} cannot be opened as {user}: {e}"),
                 if new_log {
@@ -146,7 +139,8 @@ impl Run<'_, '_> {
                 },
                 format!("let {user} read it: chown {user} {p}; chmod 600 {p}"),
             ))),
-            KeyFile::NotRegular => Err(Some(refusal(
+            KeyFile::NotRegular => Err(Some(Refusal::source(
+                &cause,
                 "file-not-regular",
                 format!("{p} is not a regular file"),
                 if new_log {
@@ -157,7 +151,8 @@ impl Run<'_, '_> {
                 LogLevel::Info,
                 format!("make {p} a regular file"),
             ))),
-            KeyFile::Unsafe { log, fix } => Err(Some(refusal(
+            KeyFile::Unsafe { log, fix } => Err(Some(Refusal::source(
+                &cause,
                 "strict-modes",
                 format!("StrictModes: sshd does not read {p}"),
                 log,
@@ -199,16 +194,8 @@ impl Run<'_, '_> {
     fn line(&self, raw: &[u8], at: &str) -> LineVerdict {
         let key = self.login.key;
         let sshd = &self.login.sshd;
-        let refuse = |reason, what: String, log: String, level, fix: String| {
-            LineVerdict::Refused(Box::new(Refusal {
-                step: Step::Sources,
-                reason,
-                what,
-                cause: at.to_string(),
-                log,
-                log_level: level,
-                fix,
-            }))
+        let refuse = |reason, what, log, level, fix| {
+            LineVerdict::Refused(Box::new(Refusal::source(at, reason, what, log, level, fix)))
         };
         let line = match authorized_keys::parse_line_as(raw, sshd) {
             Ok(Some(l)) => l,
@@ -312,19 +299,11 @@ impl Run<'_, '_> {
         } else {
             format!("Refused by {what} options")
         };
-        let refusal = |reason, text: String, log: String, level, fix: String| Refusal {
-            step: Step::Sources,
-            reason,
-            what: text,
-            cause: at.to_string(),
-            log,
-            log_level: level,
-            fix,
-        };
         if let Some(t) = o.valid_before
             && t < self.login.now
         {
-            return Err(refusal(
+            return Err(Refusal::source(
+                at,
                 "expiry-time",
                 format!("the line's expiry-time passed ({})", local_time(t)),
                 format!(
@@ -336,7 +315,8 @@ impl Run<'_, '_> {
             ));
         }
         if !allow_ca && o.cert_authority {
-            return Err(refusal(
+            return Err(Refusal::source(
+                at,
                 "cert-authority-invalid-here",
                 "cert-authority is not allowed on a principals line".into(),
                 format!("{at}: cert-authority flag invalid here; then: {refused_by}"),
@@ -350,7 +330,8 @@ impl Run<'_, '_> {
             let matched = from_matches(&String::from_utf8_lossy(from), self.login.from);
             let list = crate::log::escape(from);
             if !matched {
-                return Err(refusal(
+                return Err(Refusal::source(
+                    at,
                     "from",
                     format!("from=\"{list}\" does not match the client {ip}"),
                     format!(
