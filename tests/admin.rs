@@ -69,13 +69,7 @@ fn add_refuses_hostile_input_without_touching_the_store() {
     write(&t.user_file(&u.name), format!("{k1}\n"), 0o644);
 
     let fifo = t.root.join("fifo");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let o = t.admin(&["add", &u.name, fifo.to_str().unwrap()]);
     assert_eq!(code(&o), 65, "{}", stderr(&o));
     assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
@@ -345,13 +339,7 @@ fn import_follows_no_symlink_and_reads_no_fifo() {
     mkdir(&ssh, 0o700);
     symlink(&outside, ssh.join("authorized_keys")).unwrap();
     let fifo = ssh.join("authorized_keys2");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     for p in [&ssh, &fifo] {
         chown(p, Some(u.uid), Some(u.gid)).unwrap();
     }

@@ -820,13 +820,7 @@ fn bad_input_gets_a_clear_error() {
     assert!(stderr(&o).contains("cannot read"), "{}", stderr(&o));
 
     let fifo = lab.t.root.join("fifo.pub");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     let o = check(&["--key", fifo.to_str().unwrap(), "root"]);
     assert_ne!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
