@@ -932,4 +932,27 @@ fn openssh_10_5() {
         "{}",
         stdout(&o)
     );
+
+    // A record that names another release: check judges as the sshd that
+    // answers, and says the record is stale.
+    mkdir(lab.t.record().parent().unwrap(), 0o755);
+    write(
+        &lab.t.record(),
+        "[sshd]\nversion = \"9.2p1\"\ndebian = true\n",
+        0o644,
+    );
+    let (code, json, text) = lab.check(&config, &n, &cert);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("as OpenSSH 10.5p1 judges it"), "{text}");
+    assert!(
+        text.contains("warning: keyward's record says OpenSSH 9.2p1 (Debian)"),
+        "{text}"
+    );
+    assert!(
+        json["warning"]
+            .as_str()
+            .unwrap()
+            .contains("run keyward setup"),
+        "{json}"
+    );
 }

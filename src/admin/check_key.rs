@@ -46,6 +46,9 @@ struct Report<'a> {
     key: KeyInfo,
     from: String,
     sshd: String,
+    /// keyward's record names another release than the sshd asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
     steps: Vec<StepOut<'a>>,
     verdict: Verdict<'a>,
 }
@@ -95,7 +98,17 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
             format!("--from {}: not an IP address", req.from.unwrap_or("")),
         )
     })?;
+    // The sshd that will answer decides; a stale record only misleads the
+    // lookup, which the warning says.
     let release = sshd::identify(req.sshd).unwrap_or_else(|_| config.sshd());
+    let warning = (config.sshd_recorded() && config.sshd() != release).then(|| {
+        format!(
+            "keyward's record says {}, but {} is {}: keyward serves lines as the record says; run keyward setup",
+            config.sshd().describe(),
+            req.sshd.display(),
+            release.describe()
+        )
+    });
     crate::openssh::set_installed(release);
     let offered = read_offered(req.key, &release)?;
     let settings = sshd::effective_from(req.sshd, req.sshd_config, name, &from.to_string())
@@ -135,6 +148,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         user: shown.clone(),
         from: from.to_string(),
         sshd: release.describe(),
+        warning,
         steps: j
             .steps
             .iter()
@@ -172,6 +186,9 @@ fn print_text(w: &mut dyn Write, r: &Report, j: &Judgement) -> std::io::Result<(
         "{} {}{cert} for {} from {}, as {} judges it:",
         r.key.kind, r.key.fingerprint, r.user, r.from, r.sshd
     )?;
+    if let Some(warning) = &r.warning {
+        writeln!(w, "warning: {warning}")?;
+    }
     for p in &j.steps {
         writeln!(
             w,
@@ -301,7 +318,6 @@ fn key_info(o: &Offered) -> KeyInfo {
 }
 
 fn account_of(pw: &uzers::User) -> Account {
-    let name = pw.name().to_string_lossy().into_owned();
     let shell = pw.shell().to_path_buf();
     let path = if shell.as_os_str().is_empty() {
         PathBuf::from("/bin/sh")
@@ -321,7 +337,6 @@ fn account_of(pw: &uzers::User) -> Account {
         .collect();
     let (locked, expired) = shadow(pw.name().as_bytes());
     Account {
-        name,
         uid: pw.uid(),
         home: pw.home_dir().to_path_buf(),
         shell,

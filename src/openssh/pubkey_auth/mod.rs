@@ -94,7 +94,8 @@ pub struct Refusal {
     /// file and line responsible.
     pub cause: String,
     /// The line sshd logs, `USER`, addresses and the port filled in where
-    /// known (`PORT` is the client's).
+    /// known (`PORT` is the client's); two lines are joined by `; then: `,
+    /// and text in parentheses is no line at all.
     pub log: String,
     pub log_level: LogLevel,
     pub fix: String,
@@ -179,7 +180,6 @@ impl Offered {
 
 /// The account as sshd's `getpwnam` and `allowed_user` see it.
 pub struct Account {
-    pub name: String,
     pub uid: u32,
     pub home: PathBuf,
     /// `pw_shell`, empty for `/bin/sh`.
@@ -225,7 +225,7 @@ pub enum CommandOutput {
         level: LogLevel,
         fix: String,
     },
-    /// check could not run it (not root, or not keyward's line).
+    /// check did not run it, and why.
     NotRun(String),
 }
 
@@ -317,11 +317,22 @@ impl Run<'_, '_> {
         Err(Refused)
     }
 
-    /// `Directive`, with where sshd_config sets it.
+    /// `Directive`, with where sshd_config sets it (under its old name
+    /// too, which later releases still read).
     fn directive(&self, name: &str) -> String {
-        match self.world.set_at(&name.to_ascii_lowercase()) {
-            Some(at) => format!("{name} ({at})"),
-            None => format!("{name} (sshd's default)"),
+        let lower = name.to_ascii_lowercase();
+        let old = match lower.as_str() {
+            "pubkeyacceptedalgorithms" => Some("pubkeyacceptedkeytypes"),
+            _ => None,
+        };
+        let found: Vec<String> = std::iter::once(lower.as_str())
+            .chain(old)
+            .filter_map(|k| self.world.set_at(k))
+            .collect();
+        if found.is_empty() {
+            format!("{name} (sshd's default)")
+        } else {
+            format!("{name} ({})", found.join("; "))
         }
     }
 
@@ -367,7 +378,6 @@ mod tests {
 
     fn account(uid: u32) -> Account {
         Account {
-            name: "alice".into(),
             uid,
             home: "/home/alice".into(),
             shell: "/bin/sh".into(),

@@ -480,7 +480,6 @@ mod tests {
     #[test]
     fn key_file_paths_expand_like_sshd() {
         let a = Account {
-            name: "alice".into(),
             uid: 1000,
             home: "/home/alice".into(),
             shell: "/bin/sh".into(),
