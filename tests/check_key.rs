@@ -523,6 +523,24 @@ fn step_4_the_sources() {
         4,
     );
 
+    // A FIFO where the file belongs: sshd opens it without blocking and
+    // refuses it; so does check, without hanging.
+    let fifo = lab.user(0o755);
+    let file = fifo.own_authorized_keys("", 0o600);
+    fs::remove_file(&file).unwrap();
+    mkfifo(&file);
+    std::os::unix::fs::chown(&file, Some(fifo.uid), Some(fifo.gid)).unwrap();
+    lab.refused(
+        "",
+        "",
+        &fifo.name,
+        p,
+        q,
+        "is not a regular file",
+        "file-not-regular",
+        4,
+    );
+
     // Line options, in the user's own file (safe home).
     let own = lab.user(0o755);
     own.own_authorized_keys(&format!("from=\"10.9.9.9\" {}\n", k.line), 0o600);

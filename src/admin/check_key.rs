@@ -11,7 +11,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::net::IpAddr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -403,7 +403,15 @@ impl World for Machine<'_> {
         };
         // sshd opens the file as the user, following links: that is what
         // decides between absent, unreadable and read.
-        match super::import::as_user(pw, || std::fs::File::open(path)) {
+        // O_NONBLOCK, as sshd's auth_openfile: a FIFO planted there must
+        // not hang check.
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(nix::libc::O_NONBLOCK)
+                .open(path)
+        };
+        match super::import::as_user(pw, open) {
             Err(e) => return KeyFile::CannotOpen(e.message),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return KeyFile::Absent,
             Ok(Err(e)) => return KeyFile::CannotOpen(strerror(&e)),

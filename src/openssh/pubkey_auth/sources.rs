@@ -149,7 +149,7 @@ impl Run<'_, '_> {
                     format!("User {user} {what} {p} is not a regular file")
                 },
                 LogLevel::Info,
-                format!("make {p} a regular file"),
+                format!("move it aside (mv {p} {p}.bad) and put the keys in a regular file"),
             ))),
             KeyFile::Unsafe { log, fix } => Err(Some(Refusal::source(
                 &cause,
@@ -208,6 +208,14 @@ impl Run<'_, '_> {
                     return LineVerdict::Other;
                 }
                 return match e {
+                    // A certificate only looks at cert-authority lines.
+                    LineError::PrincipalsWithoutCa if key.cert.is_some() => refuse(
+                        "cert-authority-marker",
+                        "the line carries the certificate's CA key without cert-authority: sshd never matches a certificate there".into(),
+                        "(no line: sshd skips it silently)".into(),
+                        LogLevel::None,
+                        format!("add cert-authority in front of line {at}"),
+                    ),
                     LineError::PrincipalsWithoutCa => refuse(
                         "principals-without-ca",
                         "the line has principals= without cert-authority".into(),
