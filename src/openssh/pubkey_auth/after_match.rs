@@ -45,13 +45,20 @@ impl Run<'_, '_> {
                 .unwrap_or("prohibit-password")
                 .to_string();
             let refused = match prl.as_str() {
-                "no" => Some("PermitRootLogin no"),
-                "forced-commands-only" if !g.forced_command => Some(
-                    "PermitRootLogin forced-commands-only and the key has no command= (sshd_config's ForceCommand does not count)",
-                ),
+                "no" => Some((
+                    "PermitRootLogin no".to_string(),
+                    "log in as another user and use sudo, or PermitRootLogin prohibit-password",
+                )),
+                // sshd's own quirk: the pre-auth process sees a forced
+                // command where the monitor sees none, so the client is
+                // told it authenticated before the connection drops.
+                "forced-commands-only" if !g.forced_command => Some((
+                    "PermitRootLogin forced-commands-only and the key has no command= (sshd_config's ForceCommand does not count; the client prints \"Authenticated\" and is then dropped)".to_string(),
+                    "add command=\"...\" to the key's line, or PermitRootLogin prohibit-password",
+                )),
                 _ => None,
             };
-            if let Some(why) = refused {
+            if let Some((why, fix)) = refused {
                 return self.refuse(Refusal {
                     step: Step::AfterMatch,
                     reason: "root-login",
@@ -59,9 +66,7 @@ impl Run<'_, '_> {
                     cause: self.directive("PermitRootLogin"),
                     log: format!("ROOT LOGIN REFUSED FROM {} port PORT", self.ip()),
                     log_level: LogLevel::Info,
-                    fix:
-                        "log in as another user and use sudo, or PermitRootLogin prohibit-password"
-                            .into(),
+                    fix: fix.into(),
                 });
             }
             self.pass(
@@ -70,9 +75,14 @@ impl Run<'_, '_> {
             );
         }
         if self.s().yes("usepam") {
+            let nologin = if self.world.nologin() {
+                " /etc/nologin exists: pam_nologin, if the stack has it, refuses everyone but root."
+            } else {
+                ""
+            };
             self.pass(
                 Step::AfterMatch,
-                "UsePAM yes: the PAM account stack has the last word (pam_nologin, pam_access, pam_unix's expiry); check does not run it",
+                format!("UsePAM yes: the PAM account stack has the last word (pam_nologin, pam_access, pam_unix's expiry); check does not run it.{nologin}"),
             );
         } else if self.login.account.is_some_and(|a| a.uid != 0) && self.world.nologin() {
             return self.refuse(Refusal {
