@@ -140,7 +140,8 @@ pub enum Command {
         key, the sources, what follows the match. Prints each step passed, then the verdict: \
         the step and reason that refuse, the directive (with file:line) or key line \
         responsible, the line sshd logs and at which LogLevel, and the fix. Exit 0 if sshd \
-        accepts the key, 1 if it refuses it. Changes nothing and logs nobody in."
+        accepts the key, 1 if it refuses it. Changes nothing and logs nobody in.",
+        after_long_help = "Examples:\n  keyward check alice\n  keyward check alice --key /home/alice/.ssh/id_ed25519.pub --from 192.0.2.7\n  keyward check alice --key id_ed25519-cert.pub --json"
     )]
     Check {
         /// Print one JSON document instead of text
