@@ -334,6 +334,26 @@ fn step_1_the_account() {
     );
     usermod(&["-e", "", n]);
     lab.accepted("", n, p, q);
+
+    // UsePAM yes (Debian's default): sshd does not look at the lock, PAM's
+    // account stack does not either, and the key logs in; pam_unix does
+    // refuse an expired account, after the key.
+    usermod(&["-p", "!", n]);
+    let text = lab.accepted("UsePAM yes\n", n, p, q);
+    assert!(text.contains("pam_unix.so"), "{text}");
+    usermod(&["-p", "*", n]);
+    usermod(&["-e", "1970-01-02", n]);
+    lab.refused(
+        "UsePAM yes\n",
+        "",
+        n,
+        p,
+        q,
+        "by PAM account configuration",
+        "pam-account-expired",
+        5,
+    );
+    usermod(&["-e", "", n]);
 }
 
 #[test]

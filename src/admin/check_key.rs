@@ -464,19 +464,34 @@ impl World for Machine<'_> {
 
     fn pam_account(&self) -> Vec<String> {
         let service = self.settings.get("pamservicename").unwrap_or("sshd");
-        let Ok(text) = std::fs::read_to_string(Path::new("/etc/pam.d").join(service)) else {
-            return Vec::new();
-        };
-        text.lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("account") || l.starts_with("@include common-account"))
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect()
+        pam_account_lines(Path::new("/etc/pam.d").join(service), 0)
     }
 
     fn nologin(&self) -> bool {
         Path::new("/etc/nologin").exists()
     }
+}
+
+/// The `account` lines of a PAM service file, `@include`d files read in
+/// place (as libpam does), comments and blanks dropped.
+fn pam_account_lines(file: PathBuf, depth: u8) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["@include", name] if depth < 4 => out.extend(pam_account_lines(
+                Path::new("/etc/pam.d").join(name),
+                depth + 1,
+            )),
+            ["account", ..] => out.push(words.join(" ")),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The C library's text for an error, as sshd logs it (`strerror`).

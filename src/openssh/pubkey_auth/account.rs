@@ -109,7 +109,7 @@ impl Run<'_, '_> {
                 format!(
                     "UsePAM yes: after the key, PAM's account stack decides (sshd does not look at locked or expired passwords itself): {}",
                     if stack.is_empty() {
-                        "no account lines found in /etc/pam.d/sshd".to_string()
+                        "no account lines found in sshd's PAM service".to_string()
                     } else {
                         stack.join("; ")
                     }

@@ -75,6 +75,23 @@ impl Run<'_, '_> {
             );
         }
         if self.s().yes("usepam") {
+            // pam_unix's account check refuses an expired account whatever
+            // else the stack says (Debian's common-account jumps past
+            // pam_deny only on its success).
+            let stack = self.world.pam_account();
+            if self.login.account.is_some_and(|a| a.expired)
+                && stack.iter().any(|l| l.contains("pam_unix.so"))
+            {
+                return self.refuse(Refusal {
+                    step: Step::AfterMatch,
+                    reason: "pam-account-expired",
+                    what: "the account's expiry date has passed, and pam_unix is in PAM's account stack: it refuses the login after the key was accepted (pam_unix itself writes \"account USER has expired\" to the auth log)".into(),
+                    cause: "the shadow entry's expiry date (chage -l), through pam_unix".into(),
+                    log: format!("Access denied for user {user} by PAM account configuration [preauth]"),
+                    log_level: LogLevel::Fatal,
+                    fix: format!("chage -E -1 {user}"),
+                });
+            }
             let nologin = if self.world.nologin() {
                 " /etc/nologin exists: pam_nologin, if the stack has it, refuses everyone but root."
             } else {

@@ -66,6 +66,9 @@ impl Step {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LogLevel {
+    /// `fatal()`: logged at every LogLevel but QUIET, and sshd ends the
+    /// connection.
+    Fatal,
     Error,
     Info,
     Verbose,
