@@ -3,14 +3,35 @@
 
 use std::net::IpAddr;
 
-/// `match_pattern`: `*` and `?` wildcards, nothing else.
+/// `match_pattern`: `*` and `?` wildcards, nothing else. The same answers
+/// as sshd's recursion, without its exponential time: a `from=` pattern
+/// comes from a file anyone may have written, and check must not hang on
+/// `*****...*x`. (Backtracking to the last `*` only is enough for `*`.)
 pub(super) fn match_pattern(s: &[u8], p: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| match_pattern(&s[i..], rest)),
-        Some((b'?', rest)) => !s.is_empty() && match_pattern(&s[1..], rest),
-        Some((c, rest)) => s.first() == Some(c) && match_pattern(&s[1..], rest),
+    let (mut si, mut pi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, si));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == s[si] => {
+                si += 1;
+                pi += 1;
+            }
+            _ => match star {
+                // Let the last `*` take one more byte.
+                Some((sp, ss)) => {
+                    pi = sp + 1;
+                    si = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi.min(p.len())..].iter().all(|&c| c == b'*')
 }
 
 /// `match_pattern_list` (case-sensitive): 1 for a match, -1 for a negated
@@ -102,12 +123,63 @@ fn in_net(addr: IpAddr, net: IpAddr, bits: u32) -> bool {
 mod tests {
     use super::*;
 
+    /// sshd's `match_pattern`, recursion and all.
+    fn reference(s: &[u8], p: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| reference(&s[i..], rest)),
+            Some((b'?', rest)) => !s.is_empty() && reference(&s[1..], rest),
+            Some((c, rest)) => s.first() == Some(c) && reference(&s[1..], rest),
+        }
+    }
+
+    /// Every word over `alphabet` up to `max` long.
+    fn words(alphabet: &[u8], max: usize) -> Vec<Vec<u8>> {
+        let mut all = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..max {
+            last = last
+                .iter()
+                .flat_map(|w: &Vec<u8>| {
+                    alphabet.iter().map(move |&c| {
+                        let mut n = w.clone();
+                        n.push(c);
+                        n
+                    })
+                })
+                .collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn match_pattern_answers_as_sshd_does() {
+        for p in words(b"ab*?", 5) {
+            for s in words(b"ab", 6) {
+                assert_eq!(match_pattern(&s, &p), reference(&s, &p), "{s:?} {p:?}");
+            }
+        }
+    }
+
     #[test]
     fn patterns_as_match_c_has_them() {
         assert_eq!(match_pattern_list("ssh-ed25519", "ssh-*,!ssh-rsa"), 1);
         assert_eq!(match_pattern_list("ssh-rsa", "ssh-*,!ssh-rsa"), -1);
         assert_eq!(match_pattern_list("rsa-sha2-512", "ssh-rsa"), 0);
         assert!(match_pattern(b"abc", b"a?c"));
+        assert!(match_pattern(b"", b"**"));
+        assert!(!match_pattern(b"", b"?"));
+        assert!(match_pattern(b"abcbc", b"a*bc"));
+        assert!(!match_pattern(b"abcb", b"a*bc"));
+        assert!(match_pattern(
+            b"ssh-ed25519-cert-v01@openssh.com",
+            b"*-cert-v01@*"
+        ));
+        // What took sshd's recursion (and this function's first version)
+        // exponential time.
+        let stars = format!("{}x", "*".repeat(60));
+        assert!(!match_pattern(b"192.168.100.200", stars.as_bytes()));
         assert!(!match_pattern(b"abc", b"a[b]c"));
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert!(from_matches("10.0.0.0/8,192.0.2.1", ip("10.1.2.3")));
