@@ -14,6 +14,7 @@ use keyward::lookup::offered::Offered;
 use keyward::lookup::warned;
 use keyward::openssh::authorized_keys::parse_line;
 use keyward::openssh::fingerprint::Fingerprint;
+use keyward::openssh::pubkey_auth::{self, CommandOutput, KeyFile, Revocation};
 use keyward::openssh::sshd_config;
 use keyward::store::index::{self, Hit};
 use keyward::store::trusted::FileId;
@@ -198,6 +199,94 @@ pub fn offered(data: &[u8]) {
             assert_eq!(Fingerprint::parse(fp.to_string().as_bytes()), Ok(fp));
         }
         Err(e) => inert(&e.to_string()),
+    }
+}
+
+/// `check --key`'s model on a user's authorized_keys file (and principals
+/// file) holding `data`, for a plain key (first byte even) or a
+/// certificate signed by that key (odd): no panic, and nothing it says
+/// carries a control byte from the file, which anyone may have written.
+pub fn refusal(data: &[u8]) {
+    struct Home<'a>(&'a [u8]);
+    impl pubkey_auth::World for Home<'_> {
+        fn set_at(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn revoked(&self, _: &Path, _: &[u8]) -> Revocation {
+            Revocation::Clean
+        }
+        fn key_file(&self, _: &Path) -> KeyFile {
+            KeyFile::Lines(self.0.to_vec())
+        }
+        fn root_file(&self, _: &Path) -> Result<Vec<u8>, String> {
+            Ok(self.0.to_vec())
+        }
+        fn command(&self) -> CommandOutput {
+            CommandOutput::Lines(self.0.to_vec())
+        }
+        fn pam_account(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn nologin(&self) -> bool {
+            false
+        }
+    }
+    let ed = base64::engine::general_purpose::STANDARD
+        .decode("AAAAC3NzaC1lZDI1NTE5AAAAIH0N4saguHZjm5JJuuLTp/fxY41ZKz8LH/Mtp58jMGCe")
+        .unwrap();
+    let sshd = keyward::openssh::DEFAULT;
+    let Ok(keyward::openssh::public_key::Read::Key(key)) =
+        keyward::openssh::public_key::read(&ed, &sshd)
+    else {
+        panic!("the test key reads");
+    };
+    let offered = if data.first().is_some_and(|b| b & 1 == 1) {
+        let blob = certificate(&ed);
+        let cert = keyward::openssh::public_key::read_certificate(&blob, &sshd).unwrap();
+        pubkey_auth::Offered {
+            key: cert.key.clone(),
+            cert: Some(cert),
+            blob,
+        }
+    } else {
+        pubkey_auth::Offered {
+            key,
+            cert: None,
+            blob: ed,
+        }
+    };
+    let settings = keyward::openssh::sshd::parse_dump(
+        "usepam no\npubkeyauthentication yes\nstrictmodes yes\nauthenticationmethods any\n\
+         authorizedkeysfile .ssh/authorized_keys\nauthorizedkeyscommand /usr/bin/keyward keys %u %k\n\
+         trustedusercakeys /etc/ssh/ca\nauthorizedprincipalsfile /etc/ssh/principals/%u\n\
+         pubkeyacceptedalgorithms *\ncasignaturealgorithms *\n",
+    );
+    let account = pubkey_auth::Account {
+        uid: 1000,
+        home: "/home/alice".into(),
+        shell: "/bin/sh".into(),
+        shell_state: pubkey_auth::ShellState::Executable,
+        groups: vec!["alice".into()],
+        locked: false,
+        expired: false,
+    };
+    let login = pubkey_auth::Login {
+        sshd,
+        settings: &settings,
+        user: "alice",
+        account: Some(&account),
+        from: "192.0.2.7".parse().unwrap(),
+        key: &offered,
+        now: 1_800_000_000,
+    };
+    let j = pubkey_auth::judge(&login, &Home(data));
+    for p in &j.steps {
+        inert(&p.text);
+    }
+    if let Some(r) = &j.refusal {
+        for text in [&r.what, &r.cause, &r.log, &r.fix] {
+            inert(text);
+        }
     }
 }
 

@@ -67,3 +67,8 @@ fn offered_corpus() {
 fn state_corpus() {
     replay("state", props::state);
 }
+
+#[test]
+fn refusal_corpus() {
+    replay("refusal", props::refusal);
+}
