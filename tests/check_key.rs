@@ -29,6 +29,8 @@ struct Lab {
     homes: PathBuf,
     sshd: PathBuf,
     case: u32,
+    /// More `ssh -o` options for the next logins.
+    client: Vec<&'static str>,
 }
 
 /// A key pair: the private key for ssh, the public file for check.
@@ -47,6 +49,7 @@ impl Lab {
             homes,
             sshd: sshd.to_path_buf(),
             case: 0,
+            client: Vec::new(),
         }
     }
 
@@ -115,7 +118,7 @@ impl Lab {
         let config = self.config(port, first, last);
         let log = self.t.root.join(format!("sshd.{}.log", self.case));
         let sshd = Sshd::start_binary(&self.sshd, &config, &[], port, &log);
-        let o = sshd.ssh(key, user, "echo in");
+        let o = sshd.ssh_with(key, user, "echo in", &self.client);
         let worked = stdout(&o) == "in\n";
         // sshd writes the last lines as the connection closes.
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -993,4 +996,21 @@ fn openssh_10_5() {
             .contains("run keyward setup"),
         "{json}"
     );
+
+    // DSA: 10.0 removed it. A client that still offers it (told to) is
+    // refused at the algorithm, whatever the store says.
+    let dsa = lab.key("dsa", "dsa");
+    lab.store(&n, &format!("{}\n", dsa.line));
+    lab.client = vec!["PubkeyAcceptedAlgorithms=+ssh-dss"];
+    lab.refused(
+        "",
+        "",
+        &n,
+        &dsa.private,
+        &dsa.public,
+        "unsupported public key algorithm: ssh-dss",
+        "algorithm-unknown",
+        3,
+    );
+    lab.client.clear();
 }

@@ -563,8 +563,19 @@ impl Sshd {
 
     /// `ssh -i KEY USER@127.0.0.1 COMMAND`, non-interactive, keys only.
     pub fn ssh(&self, key: &Path, user: &str, command: &str) -> Output {
+        self.ssh_with(key, user, command, &[])
+    }
+
+    /// The same with more client options (`-o NAME=VALUE` each).
+    pub fn ssh_with(&self, key: &Path, user: &str, command: &str, options: &[&str]) -> Output {
+        let mut extra = Vec::new();
+        for o in options {
+            extra.extend(["-o", o]);
+        }
         Command::new("ssh")
-            .args(["-F", "/dev/null", "-i"])
+            .args(["-F", "/dev/null"])
+            .args(&extra)
+            .arg("-i")
             .arg(key)
             .args([
                 "-o",
