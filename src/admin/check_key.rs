@@ -141,6 +141,7 @@ pub fn run(config: &Config, req: &Request, out: &mut Out) -> Outcome {
         sshd: release,
         pw: pw.as_ref(),
         offered: &offered,
+        from,
     };
     let j = pubkey_auth::judge(&login, &world);
     let key = key_info(&offered);
@@ -375,6 +376,8 @@ fn shadow(name: &[u8]) -> (bool, bool) {
 /// The machine, as sshd would find it for this login.
 struct Machine<'a> {
     config: &'a Config,
+    /// The client's address, for a command's `%C`.
+    from: IpAddr,
     sshd_config: PathBuf,
     settings: &'a Settings,
     sshd: Sshd,
@@ -666,6 +669,7 @@ fn run_command(m: &Machine) -> CommandOutput {
     let fp = Fingerprint::of_sha256(&wire).to_string();
     let b64 = STANDARD.encode(&wire);
     let uid = pw.uid().to_string();
+    let connection = format!("{} 0 127.0.0.1 22", m.from);
     let values = [
         ('u', user_name.as_os_str()),
         ('U', OsStr::new(&uid)),
@@ -673,7 +677,8 @@ fn run_command(m: &Machine) -> CommandOutput {
         ('f', OsStr::new(&fp)),
         ('t', OsStr::new(&kind)),
         ('k', OsStr::new(&b64)),
-        ('C', OsStr::new("127.0.0.1 0 127.0.0.1 22")),
+        // Client address and port, server address and port.
+        ('C', OsStr::new(&connection)),
         ('D', OsStr::new("")),
     ];
     let args: Vec<OsString> = argv[1..].iter().map(|a| sshd::expand(a, &values)).collect();
