@@ -454,23 +454,13 @@ fn try_command(
         ('t', kind.as_ref()),
         ('k', blob.as_ref()),
     ];
-    let args: Vec<OsString> = argv[1..].iter().map(|a| sshd::expand(a, &values)).collect();
     let run_name = run_as.name().to_string_lossy().into_owned();
+    let (args, result) = run_like_sshd(argv, &values, run_as, sshd);
     let shown = format!(
         "{} {}",
         argv[0],
         crate::log::escape(args.join(OsStr::new(" ")).as_bytes())
     );
-    let result = crate::lookup::chain::sshd_command(
-        OsStr::new(&argv[0]),
-        &args,
-        Some(&run_as_of(run_as)),
-        sshd,
-    )
-    // keyward's messages to stderr, here, instead of to syslog as if sshd
-    // had asked.
-    .env(crate::lookup::keys::CHECK_ENV, "1")
-    .output();
     let output = match result {
         Ok(o) => o,
         Err(e) => {
@@ -672,6 +662,28 @@ fn chains(
         ));
     }
     any
+}
+
+/// Runs an AuthorizedKeysCommand's `argv` as sshd's `subprocess()` would:
+/// its `%` tokens expanded with `values`, as `run_as`, with sshd's
+/// environment. keyward's own messages go to stderr, here, instead of to
+/// syslog as if sshd had asked. Returns the expanded arguments too.
+pub(super) fn run_like_sshd(
+    argv: &[String],
+    values: &[(char, &OsStr)],
+    run_as: &uzers::User,
+    sshd: &crate::openssh::Sshd,
+) -> (Vec<OsString>, std::io::Result<std::process::Output>) {
+    let args: Vec<OsString> = argv[1..].iter().map(|a| sshd::expand(a, values)).collect();
+    let result = crate::lookup::chain::sshd_command(
+        OsStr::new(&argv[0]),
+        &args,
+        Some(&run_as_of(run_as)),
+        sshd,
+    )
+    .env(crate::lookup::keys::CHECK_ENV, "1")
+    .output();
+    (args, result)
 }
 
 /// The AuthorizedKeysCommandUser as sshd runs a command as it.

@@ -681,20 +681,10 @@ fn run_command(m: &Machine) -> CommandOutput {
         ('C', OsStr::new(&connection)),
         ('D', OsStr::new("")),
     ];
-    let args: Vec<OsString> = argv[1..].iter().map(|a| sshd::expand(a, &values)).collect();
+    let (args, output) = super::check::run_like_sshd(&argv, &values, &run_as, &m.sshd);
     let mut whole = vec![OsString::from(&argv[0])];
-    whole.extend(args.iter().cloned());
+    whole.extend(args);
     let logged = sshd::argv_assemble(&whole);
-    let who = crate::lookup::chain::RunAs {
-        name: run_as.name().to_os_string(),
-        uid: run_as.uid(),
-        gid: run_as.primary_group_id(),
-        home: run_as.home_dir().to_path_buf(),
-    };
-    let output =
-        crate::lookup::chain::sshd_command(OsStr::new(&argv[0]), &args, Some(&who), &m.sshd)
-            .env(crate::lookup::keys::CHECK_ENV, "1")
-            .output();
     let output = match output {
         Ok(o) => o,
         Err(e) => {
