@@ -224,6 +224,9 @@ pub fn refusal(data: &[u8]) {
         fn command(&self) -> CommandOutput {
             CommandOutput::Lines(self.0.to_vec())
         }
+        fn principals_command(&self) -> CommandOutput {
+            CommandOutput::Lines(self.0.to_vec())
+        }
         fn pam_account(&self) -> Vec<String> {
             Vec::new()
         }
@@ -259,6 +262,7 @@ pub fn refusal(data: &[u8]) {
         "usepam no\npubkeyauthentication yes\nstrictmodes yes\nauthenticationmethods any\n\
          authorizedkeysfile .ssh/authorized_keys\nauthorizedkeyscommand /usr/bin/keyward keys %u %k\n\
          trustedusercakeys /etc/ssh/ca\nauthorizedprincipalsfile /etc/ssh/principals/%u\n\
+         authorizedprincipalscommand /usr/bin/principals %u\n\
          pubkeyacceptedalgorithms *\ncasignaturealgorithms *\n",
     );
     let account = pubkey_auth::Account {

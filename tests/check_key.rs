@@ -691,6 +691,52 @@ fn step_4_certificates() {
     );
     write(&principals.join(&n), format!("{n}\n"), 0o644);
     lab.accepted(&first, &n, &p, &cert);
+
+    // An AuthorizedPrincipalsCommand instead, run as sshd runs it (as
+    // nobody, with %u and the certificate's %i): it says what out.txt
+    // says and exits with rc.txt.
+    let helper = lab.t.root.join("bin/principals");
+    let out = lab.t.root.join("principals.out");
+    let rc = lab.t.root.join("principals.rc");
+    write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$2\" = check-test ] || exit 9\ncat {}\nexit $(cat {})\n",
+            out.display(),
+            rc.display()
+        ),
+        0o755,
+    );
+    let first = format!(
+        "TrustedUserCAKeys {}\nAuthorizedPrincipalsCommand {} %u %i\nAuthorizedPrincipalsCommandUser nobody\n",
+        trusted.display(),
+        helper.display()
+    );
+    write(&out, "someone-else\n", 0o644);
+    write(&rc, "0\n", 0o644);
+    lab.refused(
+        &first,
+        "",
+        &n,
+        &p,
+        &cert,
+        "Certificate does not contain an authorized principal",
+        "principals-not-listed",
+        4,
+    );
+    write(&out, format!("{n}\n"), 0o644);
+    lab.accepted(&first, &n, &p, &cert);
+    write(&rc, "3\n", 0o644);
+    lab.refused(
+        &first,
+        "",
+        &n,
+        &p,
+        &cert,
+        "failed, status 3",
+        "principals-command-failed",
+        4,
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -462,7 +462,11 @@ impl World for Machine<'_> {
     }
 
     fn command(&self) -> CommandOutput {
-        run_command(self)
+        run_command(self, Helper::Keys)
+    }
+
+    fn principals_command(&self) -> CommandOutput {
+        run_command(self, Helper::Principals)
     }
 
     fn pam_account(&self) -> Vec<String> {
@@ -569,70 +573,116 @@ fn revoked(file: &Path, blob: &[u8], offered: &Offered) -> Revocation {
     Revocation::Clean
 }
 
-/// Runs the AuthorizedKeysCommand with the offered key, as sshd's
-/// `subprocess()` would, after sshd's own checks of the line and program.
-fn run_command(m: &Machine) -> CommandOutput {
+/// sshd's two helper commands.
+#[derive(Clone, Copy)]
+enum Helper {
+    Keys,
+    Principals,
+}
+
+impl Helper {
+    fn tag(self) -> &'static str {
+        match self {
+            Helper::Keys => "AuthorizedKeysCommand",
+            Helper::Principals => "AuthorizedPrincipalsCommand",
+        }
+    }
+
+    /// The command line and its user, as sshd -T reports them.
+    fn configured(self, s: &Settings) -> (Option<String>, Option<String>) {
+        match self {
+            Helper::Keys => (s.command.clone(), s.command_user.clone()),
+            Helper::Principals => (
+                s.get("authorizedprincipalscommand").map(str::to_string),
+                s.get("authorizedprincipalscommanduser").map(str::to_string),
+            ),
+        }
+    }
+
+    /// The `%` tokens the release expands for this command.
+    fn tokens(self, sshd: &Sshd) -> Vec<char> {
+        match self {
+            Helper::Keys => sshd::command_tokens(sshd),
+            Helper::Principals => {
+                let mut t = vec!['%', 'U', 'u', 'h', 't', 'T', 'f', 'F', 'k', 'K', 'i', 's'];
+                if sshd.version.at_least(9, 4) {
+                    t.extend(['C', 'D']);
+                }
+                t
+            }
+        }
+    }
+}
+
+/// Runs one of sshd's helper commands for this login, as sshd's
+/// `subprocess()` would, after sshd's own checks of the line and the
+/// program: the keys command with the offered key, the principals command
+/// with the offered certificate.
+fn run_command(m: &Machine, helper: Helper) -> CommandOutput {
+    let tag = helper.tag();
     let failed = |what: String, log: String, level: LogLevel, fix: String| CommandOutput::Failed {
         what,
         log,
         level,
         fix,
     };
-    let Some(line) = m.settings.command.clone() else {
+    let (Some(line), raw_user) = helper.configured(m.settings) else {
         return CommandOutput::NotRun("none configured".into());
     };
     let Some(pw) = m.pw else {
         return CommandOutput::NotRun("no such user".into());
     };
     let user_name = pw.name().to_os_string();
-    let Some(raw_user) = m.settings.command_user.clone() else {
+    let Some(raw_user) = raw_user else {
         return failed(
-            "AuthorizedKeysCommandUser is not set: sshd skips the command".into(),
-            "No user for AuthorizedKeysCommand specified, skipping".into(),
+            format!("{tag}User is not set: sshd skips the command"),
+            format!("No user for {tag} specified, skipping"),
             LogLevel::Error,
-            "keyward setup (it registers the command and its user)".into(),
+            format!("set {tag}User (keyward setup registers keyward's command and its user)"),
         );
     };
     let run_user = sshd::expand(&raw_user, &[('u', user_name.as_os_str())]);
     let Some(run_as) = uzers::get_user_by_name(&run_user) else {
         let u = crate::log::escape(run_user.as_bytes());
         return failed(
-            format!("AuthorizedKeysCommandUser {u} does not exist: sshd skips the command"),
-            format!("AuthorizedKeysCommandUser \"{u}\" not found: No such file or directory"),
+            format!("{tag}User {u} does not exist: sshd skips the command"),
+            format!("{tag}User \"{u}\" not found: No such file or directory"),
             LogLevel::Error,
-            "keyward setup (it creates the keyward account)".into(),
+            format!("create the account, or name an existing one in {tag}User"),
         );
     };
     let argv = match sshd::argv_split_as(&line, &m.sshd) {
         Ok(a) => a,
         Err(e) => {
             return failed(
-                format!("the AuthorizedKeysCommand line {e}"),
-                format!("AuthorizedKeysCommand \"{line}\" contains invalid quotes"),
+                format!("the {tag} line {e}"),
+                format!("{tag} \"{line}\" contains invalid quotes"),
                 LogLevel::Error,
                 "fix the quotes on that line".into(),
             );
         }
     };
+    let known = helper.tokens(&m.sshd);
     for a in &argv[1..] {
-        if let Some(t) = sshd::unknown_tokens(a, &m.sshd).first() {
+        if let Some(t) = sshd::tokens_outside(a, &known).first() {
+            let list: String = known.iter().map(|c| format!(" %{c}")).collect();
             return failed(
                 format!(
-                    "the AuthorizedKeysCommand uses {t}, which {} does not expand: the connection is dropped",
+                    "the {tag} uses {t}, which {} does not expand: the connection is dropped",
                     m.sshd.describe()
                 ),
                 format!("percent_expand: unknown key {t}"),
                 LogLevel::Error,
-                "use only %% %u %U %h %t %f %k (and %C %D from 9.4)".into(),
+                format!("use only these tokens:{list}"),
             );
         }
     }
     if !argv[0].starts_with('/') {
         return failed(
-            format!("AuthorizedKeysCommand {} is not an absolute path", argv[0]),
-            "AuthorizedKeysCommand path is not absolute".into(),
+            format!("{tag} {} is not an absolute path", argv[0]),
+            format!("{tag} path is not absolute"),
             LogLevel::Error,
-            "give the full path, /usr/bin/keyward".into(),
+            "give the program's full path".into(),
         );
     }
     match strict_modes::program_check(Path::new(&argv[0]), m.config.group_exception()) {
@@ -643,7 +693,7 @@ fn run_command(m: &Machine) -> CommandOutput {
             return failed(
                 format!("sshd does not run {}: {}", argv[0], first.describe()),
                 format!(
-                    "Unsafe AuthorizedKeysCommand \"{}\": bad ownership or modes for {} {}",
+                    "Unsafe {tag} \"{}\": bad ownership or modes for {} {}",
                     argv[0],
                     if first.is_dir { "directory" } else { "file" },
                     first.path.display()
@@ -655,7 +705,7 @@ fn run_command(m: &Machine) -> CommandOutput {
         Err(e) => {
             return failed(
                 format!("sshd cannot run {}: {e}", argv[0]),
-                format!("Could not stat AuthorizedKeysCommand \"{}\": {e}", argv[0]),
+                format!("Could not stat {tag} \"{}\": {e}", argv[0]),
                 LogLevel::Error,
                 "install the program at that path, root-owned, mode 0755".into(),
             );
@@ -669,18 +719,37 @@ fn run_command(m: &Machine) -> CommandOutput {
     let fp = Fingerprint::of_sha256(&wire).to_string();
     let b64 = STANDARD.encode(&wire);
     let uid = pw.uid().to_string();
+    // Client address and port, server address and port.
     let connection = format!("{} 0 127.0.0.1 22", m.from);
-    let values = [
+    let mut values = vec![
         ('u', user_name.as_os_str()),
         ('U', OsStr::new(&uid)),
         ('h', pw.home_dir().as_os_str()),
         ('f', OsStr::new(&fp)),
         ('t', OsStr::new(&kind)),
         ('k', OsStr::new(&b64)),
-        // Client address and port, server address and port.
         ('C', OsStr::new(&connection)),
         ('D', OsStr::new("")),
     ];
+    // The principals command also learns the CA and the certificate's ID
+    // and serial.
+    let (ca_fp, ca_b64, ca_type, key_id, serial) = match &o.cert {
+        Some(c) => (
+            Fingerprint::of_sha256(&c.ca.blob).to_string(),
+            STANDARD.encode(&c.ca.blob),
+            c.ca.kind.name().to_string(),
+            OsString::from_vec(c.key_id.clone()),
+            c.serial.to_string(),
+        ),
+        None => Default::default(),
+    };
+    values.extend([
+        ('F', OsStr::new(&ca_fp)),
+        ('K', OsStr::new(&ca_b64)),
+        ('T', OsStr::new(&ca_type)),
+        ('i', key_id.as_os_str()),
+        ('s', OsStr::new(&serial)),
+    ]);
     let (args, output) = super::check::run_like_sshd(&argv, &values, &run_as, &m.sshd);
     let mut whole = vec![OsString::from(&argv[0])];
     whole.extend(args);
@@ -690,7 +759,7 @@ fn run_command(m: &Machine) -> CommandOutput {
         Err(e) => {
             return failed(
                 format!("{} cannot be started: {e}", argv[0]),
-                format!("AuthorizedKeysCommand exec \"{logged}\": {}", strerror(&e)),
+                format!("{tag} exec \"{logged}\": {}", strerror(&e)),
                 LogLevel::Error,
                 format!("make {} executable", argv[0]),
             );
@@ -703,18 +772,21 @@ fn run_command(m: &Machine) -> CommandOutput {
             let said = crate::log::escape(said.trim().as_bytes());
             failed(
                 format!(
-                    "the AuthorizedKeysCommand exits {code}: sshd uses none of its output{}",
+                    "the {tag} exits {code}: sshd uses none of its output{}",
                     if said.is_empty() { String::new() } else { format!("; it says: {said}") }
                 ),
-                format!("AuthorizedKeysCommand {logged} failed, status {code}"),
+                format!("{tag} {logged} failed, status {code}"),
                 LogLevel::Info,
-                "fix what the command says (for keyward: keyward check USER, without --key, explains the store)".into(),
+                match helper {
+                    Helper::Keys => "fix what the command says (for keyward: keyward check USER, without --key, explains the store)".into(),
+                    Helper::Principals => "fix what the command says; sshd uses its output only after exit 0".into(),
+                },
             )
         }
         None => failed(
-            "the AuthorizedKeysCommand was killed by a signal".into(),
+            format!("the {tag} was killed by a signal"),
             format!(
-                "AuthorizedKeysCommand {logged} exited on signal {}",
+                "{tag} {logged} exited on signal {}",
                 std::os::unix::process::ExitStatusExt::signal(&output.status).unwrap_or(0)
             ),
             LogLevel::Error,

@@ -216,6 +216,35 @@ impl Run<'_, '_> {
                     Err(None) => {}
                 }
             }
+            // sshd asks the command only when the file named nobody.
+            let mut failed = None;
+            let mut not_run = None;
+            if found.is_none() && command {
+                match self.world.principals_command() {
+                    CommandOutput::Lines(data) => {
+                        found = principal_line(&data, cert, "(command)", &self.login.sshd);
+                    }
+                    CommandOutput::Failed {
+                        what,
+                        log,
+                        level,
+                        fix,
+                    } => {
+                        failed = Some(Refusal {
+                            step: Step::Sources,
+                            reason: "principals-command-failed",
+                            what,
+                            cause: self.directive("AuthorizedPrincipalsCommand"),
+                            log: format!(
+                                "{log}; then: Certificate does not contain an authorized principal"
+                            ),
+                            log_level: level,
+                            fix,
+                        });
+                    }
+                    CommandOutput::NotRun(why) => not_run = Some(why),
+                }
+            }
             match found {
                 Some((loc, o)) => {
                     self.pass(
@@ -228,28 +257,43 @@ impl Run<'_, '_> {
                     opts = o;
                 }
                 None => {
+                    if let Some(r) = failed {
+                        return Err(Some(r));
+                    }
                     let names: Vec<String> = cert
                         .principals
                         .iter()
                         .map(|p| crate::log::escape(p))
                         .collect();
-                    let more = if command {
-                        " (check does not run AuthorizedPrincipalsCommand: if it prints one of them, sshd goes on)"
-                    } else {
-                        ""
+                    let more = match not_run {
+                        Some(why) => format!(
+                            " (the AuthorizedPrincipalsCommand was not run: {why}; if it prints one of them, sshd goes on)"
+                        ),
+                        None => String::new(),
+                    };
+                    let (sources, directive) = match (&principals_file, command) {
+                        (Some(_), true) => (
+                            "the AuthorizedPrincipalsFile or the AuthorizedPrincipalsCommand's output",
+                            "AuthorizedPrincipalsFile",
+                        ),
+                        (None, true) => (
+                            "the AuthorizedPrincipalsCommand's output",
+                            "AuthorizedPrincipalsCommand",
+                        ),
+                        _ => ("the AuthorizedPrincipalsFile", "AuthorizedPrincipalsFile"),
                     };
                     return Err(Some(Refusal {
                         step: Step::Sources,
                         reason: "principals-not-listed",
                         what: format!(
-                            "the certificate's principals ({}) are not in the AuthorizedPrincipalsFile{more}",
+                            "the certificate's principals ({}) are not in {sources}{more}",
                             names.join(", ")
                         ),
-                        cause: self.directive("AuthorizedPrincipalsFile"),
+                        cause: self.directive(directive),
                         log: "Certificate does not contain an authorized principal".into(),
                         log_level: LogLevel::Error,
                         fix: format!(
-                            "add a line with one of {} to the principals file",
+                            "list one of {} for this user (principals file or command)",
                             names.join(", ")
                         ),
                     }));

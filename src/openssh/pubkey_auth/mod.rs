@@ -250,6 +250,8 @@ pub trait World {
     /// A file sshd reads as root (TrustedUserCAKeys).
     fn root_file(&self, path: &Path) -> Result<Vec<u8>, String>;
     fn command(&self) -> CommandOutput;
+    /// The AuthorizedPrincipalsCommand's answer for the offered certificate.
+    fn principals_command(&self) -> CommandOutput;
     /// The `account` lines of /etc/pam.d/sshd (or the PAM service's file).
     fn pam_account(&self) -> Vec<String>;
     /// /etc/nologin exists.
@@ -415,6 +417,9 @@ mod tests {
             Err("absent".into())
         }
         fn command(&self) -> CommandOutput {
+            CommandOutput::NotRun("test".into())
+        }
+        fn principals_command(&self) -> CommandOutput {
             CommandOutput::NotRun("test".into())
         }
         fn pam_account(&self) -> Vec<String> {
