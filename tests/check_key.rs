@@ -657,6 +657,19 @@ fn step_4_certificates() {
         4,
     );
 
+    // A critical option this release does not know.
+    let cert = lab.certify(&ca, &key, &["-n", &n, "-O", "critical:no-such-option=x"]);
+    lab.refused(
+        "",
+        "",
+        &n,
+        &p,
+        &cert,
+        "Certificate critical option \"no-such-option\" is not supported",
+        "certificate-critical-option",
+        4,
+    );
+
     // No principals at all: 9.2 takes it on a CA line without principals=,
     // for any user (10.0 refused it); check says so, and why.
     let cert = lab.certify(&ca, &key, &[]);
