@@ -664,10 +664,11 @@ fn chains(
     any
 }
 
-/// Runs an AuthorizedKeysCommand's `argv` as sshd's `subprocess()` would:
-/// its `%` tokens expanded with `values`, as `run_as`, with sshd's
-/// environment. keyward's own messages go to stderr, here, instead of to
-/// syslog as if sshd had asked. Returns the expanded arguments too.
+/// Runs one of sshd's helper commands (keys or principals) as sshd's
+/// `subprocess()` would: its `%` tokens expanded with `values`, as
+/// `run_as`, with sshd's environment. keyward's own messages go to stderr,
+/// here, instead of to syslog as if sshd had asked. Returns the expanded
+/// arguments too.
 pub(super) fn run_like_sshd(
     argv: &[String],
     values: &[(char, &OsStr)],
