@@ -284,6 +284,19 @@ pub fn read_certificate(blob: &[u8], sshd: &Sshd) -> Result<Certificate, BlobErr
     })
 }
 
+/// A certificate option's value that holds one string (`force-command`,
+/// `source-address`), read as `cert_option_list` reads it: a C string and
+/// nothing after it. The error is the end of sshd's complaint.
+pub fn option_string(value: &[u8]) -> Result<&[u8], &'static str> {
+    let mut r = Reader(value);
+    let s = r.cstring().map_err(|_| "section unparsable")?;
+    if r.0.is_empty() {
+        Ok(s)
+    } else {
+        Err("corrupt (extra data)")
+    }
+}
+
 /// A key type's own fields (`deserialize_public`), after the type name
 /// (and a certificate's nonce), as the canonical plain key.
 fn key_fields(
@@ -489,6 +502,21 @@ impl Writer {
 pub(crate) mod tests {
     use super::*;
     use crate::openssh::{DEFAULT, Sshd};
+
+    #[test]
+    fn certificate_option_strings_read_as_cert_option_list_reads_them() {
+        assert_eq!(
+            option_string(&blob(&[b"10.0.0.0/8"])),
+            Ok(&b"10.0.0.0/8"[..])
+        );
+        assert_eq!(option_string(&blob(&[b"echo\0"])), Ok(&b"echo"[..]));
+        assert!(option_string(&blob(&[b"a\0b"])).is_err());
+        assert_eq!(
+            option_string(&blob(&[b"x", b"y"])),
+            Err("corrupt (extra data)")
+        );
+        assert!(option_string(b"\0\0\0\x09short").is_err());
+    }
 
     pub(crate) fn blob(fields: &[&[u8]]) -> Vec<u8> {
         let mut w = Writer::default();

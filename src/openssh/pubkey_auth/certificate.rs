@@ -4,6 +4,7 @@
 
 use super::sources::{expand_path, granted, local_time};
 use super::*;
+use crate::openssh::public_key;
 
 impl Run<'_, '_> {
     /// The certificate's own checks, as `auth_check_authkey_line` (a CA
@@ -39,25 +40,47 @@ impl Run<'_, '_> {
                 reason.to_string()
             }
         };
-        // sshauthopt_from_cert: critical options this release knows.
+        // sshauthopt_from_cert: critical options this release knows, their
+        // values read as sshd reads them.
         let mut source = None;
         for (name, value) in &cert.critical {
-            let known = match name.as_slice() {
-                b"force-command" => true,
-                b"source-address" => {
-                    source = Some(cstring_in(value));
-                    true
-                }
-                b"verify-required" => self.v(8, 4),
-                _ => false,
+            let n = crate::log::escape(name);
+            let (known, string) = match name.as_slice() {
+                b"force-command" | b"source-address" => (true, true),
+                b"verify-required" => (self.v(8, 4), false),
+                _ => (false, false),
             };
-            if !known {
-                let n = crate::log::escape(name);
+            let why = if !known {
+                Some(format!(
+                    "Certificate critical option \"{n}\" is not supported"
+                ))
+            } else if string {
+                match public_key::option_string(value) {
+                    Ok(v) => {
+                        if name == b"source-address" {
+                            source = Some(String::from_utf8_lossy(v).into_owned());
+                        }
+                        None
+                    }
+                    Err(e) => Some(format!("Certificate option \"{n}\" {e}")),
+                }
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let what = if known {
+                    format!("the certificate's critical option \"{n}\" does not read")
+                } else {
+                    format!(
+                        "the certificate carries critical option \"{n}\", which {} does not know",
+                        self.login.sshd.describe()
+                    )
+                };
                 return Err(Refusal::source(
-            at,
+                    at,
                     "certificate-critical-option",
-                    format!("the certificate carries critical option \"{n}\", which {} does not know", self.login.sshd.describe()),
-                    format!("Certificate critical option \"{n}\" is not supported; then: {}", wrap("Invalid certificate options")),
+                    what,
+                    format!("{why}; then: {}", wrap("Invalid certificate options")),
                     LogLevel::Error,
                     "re-issue the certificate without it (ssh-keygen -s ... without -O for it), or upgrade sshd".into(),
                 ));
@@ -349,15 +372,6 @@ fn principal_line(
         }
     }
     None
-}
-
-/// A string inside a certificate option's value.
-fn cstring_in(v: &[u8]) -> String {
-    if v.len() < 4 {
-        return String::new();
-    }
-    let len = u32::from_be_bytes([v[0], v[1], v[2], v[3]]) as usize;
-    String::from_utf8_lossy(&v[4..v.len().min(4 + len)]).into_owned()
 }
 
 /// `valid forever`, `valid from ... until ...`, as `ssh-keygen -L` says it.
